@@ -1,0 +1,272 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	intoto "github.com/in-toto/attestation/go/v1"
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// PayloadTypeInToto is the only payloadType accepted.
+const PayloadTypeInToto = "application/vnd.in-toto+json"
+
+// DefaultMaxEnvelopeSize bounds an envelope: 32 MiB leaves room for large SBOMs.
+const DefaultMaxEnvelopeSize = 32 << 20
+
+// Sentinel errors; Verify's errors wrap exactly one of them.
+var (
+	ErrMalformed       = errors.New("malformed envelope")
+	ErrPayloadType     = errors.New("wrong payload type")
+	ErrUntrusted       = errors.New("no valid signature from a trusted key")
+	ErrSubjectMismatch = errors.New("statement subject does not name the artifact")
+	ErrNoKeys          = errors.New("no trusted keys configured")
+)
+
+// TrustedKey is a public key Custody accepts signatures from, within a validity window.
+type TrustedKey struct {
+	// ID is the hex sha256 of the PKIX DER public key.
+	ID   string
+	Name string
+	// Public is the key.
+	Public crypto.PublicKey
+	// NotBefore and NotAfter bound when the key's signatures count; zero is unbounded.
+	NotBefore, NotAfter time.Time
+}
+
+// ValidAt reports whether t lies in the key's window.
+func (k TrustedKey) ValidAt(t time.Time) bool {
+	return (k.NotBefore.IsZero() || !t.Before(k.NotBefore)) && (k.NotAfter.IsZero() || !t.After(k.NotAfter))
+}
+
+// ParseTrustedKeyPEM reads a PKIX PEM public key.
+func ParseTrustedKeyPEM(name string, pemBytes []byte) (TrustedKey, error) {
+	pub, err := cryptoutils.UnmarshalPEMToPublicKey(pemBytes)
+	if err != nil {
+		return TrustedKey{}, fmt.Errorf("trusted key %s: %w", name, err)
+	}
+	id, err := keyID(pub)
+	if err != nil {
+		return TrustedKey{}, fmt.Errorf("trusted key %s: %w", name, err)
+	}
+	return TrustedKey{ID: id, Name: name, Public: pub}, nil
+}
+
+func keyID(pub crypto.PublicKey) (string, error) {
+	der, err := cryptoutils.MarshalPublicKeyToDER(pub)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// Result is what a verified envelope says, and who said it.
+type Result struct {
+	// EnvelopeDigest is sha256:<hex> of the envelope bytes as received.
+	EnvelopeDigest string `json:"envelopeDigest"`
+	PayloadType    string `json:"payloadType"`
+	// Statement is the verified in-toto statement.
+	Statement     *intoto.Statement `json:"-"`
+	PredicateType string            `json:"predicateType"`
+	// KeyIDs lists each trusted key with a valid signature, once.
+	KeyIDs []string `json:"keyIds"`
+	// Payload is the verified statement's bytes.
+	Payload []byte `json:"-"`
+}
+
+type trusted struct {
+	key TrustedKey
+	v   signature.Verifier
+}
+
+// Verifier verifies envelopes against a fixed set of trusted keys.
+type Verifier struct {
+	keys    []trusted
+	maxSize int
+	now     func() time.Time
+}
+
+type options struct {
+	maxSize int
+	now     func() time.Time
+}
+
+// Option configures a Verifier.
+type Option func(*options) error
+
+// WithMaxEnvelopeSize bounds the envelope size.
+func WithMaxEnvelopeSize(n int) Option {
+	return func(o *options) error {
+		if n <= 0 {
+			return fmt.Errorf("verify: max envelope size %d must be positive", n)
+		}
+		o.maxSize = n
+		return nil
+	}
+}
+
+// WithClock sets the time keys' validity windows are checked at.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) error { o.now = now; return nil }
+}
+
+// NewVerifier returns a Verifier trusting keys. It refuses an empty key set: with no
+// keys nothing could ever verify, and that is a configuration error to surface early.
+func NewVerifier(keys []TrustedKey, opts ...Option) (*Verifier, error) {
+	o := options{maxSize: DefaultMaxEnvelopeSize, now: time.Now}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("verify: %w", ErrNoKeys)
+	}
+	v := &Verifier{maxSize: o.maxSize, now: o.now}
+	seen := map[string]bool{}
+	for _, k := range keys {
+		id, err := keyID(k.Public)
+		if err != nil {
+			return nil, fmt.Errorf("verify: trusted key %s: %w", k.Name, err)
+		}
+		if k.ID != "" && k.ID != id {
+			return nil, fmt.Errorf("verify: trusted key %s: id %s does not match its public key (%s)", k.Name, k.ID, id)
+		}
+		k.ID = id
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		sv, err := signature.LoadVerifier(k.Public, crypto.SHA256)
+		if err != nil {
+			return nil, fmt.Errorf("verify: trusted key %s: %w", k.Name, err)
+		}
+		v.keys = append(v.keys, trusted{key: k, v: sv})
+	}
+	return v, nil
+}
+
+// KeyIDs lists the trusted keys' ids.
+func (v *Verifier) KeyIDs() []string {
+	ids := make([]string, len(v.keys))
+	for i, k := range v.keys {
+		ids[i] = k.key.ID
+	}
+	return ids
+}
+
+// Verify checks envelope against the trusted keys and that its statement is about
+// subjectDigest (sha256:<hex>). Any failure is an error; a nil error means at least one
+// trusted key, valid now, signed this exact statement about this exact digest.
+func (v *Verifier) Verify(ctx context.Context, envelope []byte, subjectDigest string) (*Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	algo, hexDigest, ok := strings.Cut(subjectDigest, ":")
+	if !ok || algo != "sha256" || len(hexDigest) != 64 || !isLowerHex(hexDigest) {
+		return nil, fmt.Errorf("verify: artifact digest %q is not sha256:<64 hex>", subjectDigest)
+	}
+	if len(envelope) > v.maxSize {
+		return nil, fmt.Errorf("verify: envelope of %d bytes exceeds %d: %w", len(envelope), v.maxSize, ErrMalformed)
+	}
+	var env dsse.Envelope
+	dec := json.NewDecoder(bytes.NewReader(envelope))
+	if err := dec.Decode(&env); err != nil {
+		return nil, fmt.Errorf("verify: decode envelope: %v: %w", err, ErrMalformed)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("verify: data after the envelope: %w", ErrMalformed)
+	}
+	if env.PayloadType != PayloadTypeInToto {
+		return nil, fmt.Errorf("verify: payloadType %q, want %q: %w", env.PayloadType, PayloadTypeInToto, ErrPayloadType)
+	}
+	payload, err := base64.StdEncoding.DecodeString(env.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("verify: payload is not standard base64: %w", ErrMalformed)
+	}
+	if len(env.Signatures) == 0 {
+		return nil, fmt.Errorf("verify: envelope has no signatures: %w", ErrUntrusted)
+	}
+	pae := dsse.PAE(env.PayloadType, payload)
+	now := v.now()
+	var keyIDs []string
+	for _, s := range env.Signatures {
+		sig, err := base64.StdEncoding.DecodeString(s.Sig)
+		if err != nil || len(sig) == 0 {
+			continue // an unparseable signature counts for nothing, and against nothing
+		}
+		for _, k := range v.keys {
+			if slices.Contains(keyIDs, k.key.ID) || !k.key.ValidAt(now) {
+				continue
+			}
+			if k.v.VerifySignature(bytes.NewReader(sig), bytes.NewReader(pae)) == nil {
+				keyIDs = append(keyIDs, k.key.ID)
+				break
+			}
+		}
+	}
+	if len(keyIDs) == 0 {
+		return nil, fmt.Errorf("verify: %d signature(s) checked against %d trusted key(s): %w", len(env.Signatures), len(v.keys), ErrUntrusted)
+	}
+	st, err := ParseStatement(payload)
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	if !statementNames(st, hexDigest) {
+		return nil, fmt.Errorf("verify: statement subjects do not include %s: %w", subjectDigest, ErrSubjectMismatch)
+	}
+	sum := sha256.Sum256(envelope)
+	return &Result{
+		EnvelopeDigest: "sha256:" + hex.EncodeToString(sum[:]),
+		PayloadType:    env.PayloadType,
+		Statement:      st,
+		PredicateType:  st.GetPredicateType(),
+		KeyIDs:         keyIDs,
+		Payload:        payload,
+	}, nil
+}
+
+// ParseStatement decodes and validates an in-toto statement (v1, or v0.1 as older cosign
+// writes). Unknown fields are errors.
+func ParseStatement(payload []byte) (*intoto.Statement, error) {
+	var st intoto.Statement
+	if err := (protojson.UnmarshalOptions{}).Unmarshal(payload, &st); err != nil {
+		return nil, fmt.Errorf("decode statement: %v: %w", err, ErrMalformed)
+	}
+	if err := st.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid statement: %v: %w", err, ErrMalformed)
+	}
+	return &st, nil
+}
+
+func statementNames(st *intoto.Statement, hexDigest string) bool {
+	for _, s := range st.GetSubject() {
+		if s.GetDigest()["sha256"] == hexDigest {
+			return true
+		}
+	}
+	return false
+}
+
+func isLowerHex(s string) bool {
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
