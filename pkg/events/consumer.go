@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -208,7 +209,18 @@ func (c *Consumer) Shutdown(ctx context.Context) error {
 	}
 	c.stopOnce.Do(func() { c.cc.Drain() })
 	done := make(chan struct{})
-	go func() { c.wg.Wait(); close(done) }()
+	go func() {
+		// Drain hands buffered messages to the callback before Closed fires; only then
+		// can no new handler start, and waiting for in-flight ones is meaningful.
+		select {
+		case <-c.cc.Closed():
+		case <-ctx.Done():
+			c.cc.Stop()
+			<-c.cc.Closed()
+		}
+		c.wg.Wait()
+		close(done)
+	}()
 	select {
 	case <-done:
 		c.cancel()
@@ -316,7 +328,8 @@ func (b *Bus) decodeMessage(m jetstream.Msg) (*Message, error) {
 	}
 	if msg.Type == "" {
 		msg.Type = want
-	} else if msg.Type != want {
+	} else if msg.Type != want && !(msg.Type == TypeDeadLetter && strings.HasPrefix(want, TypeDeadLetter+".")) {
+		// Dead-letter records keep ce-type custody.dlq on <prefix>.dlq.<consumer>.
 		return msg, fmt.Errorf("event %s: %s header %q does not match subject %s", msg.ID, HeaderType, msg.Type, m.Subject())
 	}
 	if ts := hdr.Get(HeaderTime); ts != "" {
@@ -335,6 +348,16 @@ func (b *Bus) decodeMessage(m jetstream.Msg) (*Message, error) {
 // record cannot be written, the message is left for redelivery rather than lost.
 func (b *Bus) deadLetter(ctx context.Context, spec ConsumerSpec, m jetstream.Msg, attempts uint64, cause error) {
 	subj := b.cfg.DeadLetterSubject(spec.Name)
+	if strings.HasPrefix(m.Subject(), b.cfg.Prefix+".dlq.") {
+		// Never dead-letter a dead letter: the new record would land on a dead-letter
+		// subject this consumer also reads, and loop for ever.
+		b.log.Error("dead-letter record could not be handled; dropping it",
+			"consumer", spec.Name, "subject", m.Subject(), "error", cause)
+		if err := m.Term(); err != nil {
+			b.log.Warn("term failed", "consumer", spec.Name, "subject", m.Subject(), "error", err)
+		}
+		return
+	}
 	dl := nats.NewMsg(subj)
 	dl.Data = m.Data()
 	for k, vs := range m.Headers() {

@@ -217,3 +217,35 @@ func waitPending(t *testing.T, env *eventstest.Env, consumer string, want int) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A consumer of every event also sees dead-letter records; one poison message must yield
+// exactly one dead-letter record, not a loop of records about records.
+func TestCatchAllConsumerDoesNotLoopOnDeadLetters(t *testing.T) {
+	env := eventstest.New(t)
+	bus := env.Bus(t)
+	c, err := bus.Consume(context.Background(), events.ConsumerSpec{Name: "all", Type: "custody.>", MaxDeliver: 2,
+		Backoff: []time.Duration{10 * time.Millisecond}},
+		func(ctx context.Context, m *events.Message) error { return events.Permanent(errors.New("refuse everything")) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bus.Publish(context.Background(), events.Event{Type: events.TypeBuildCompleted, Subject: digest, Data: build()}); err != nil {
+		t.Fatal(err)
+	}
+	readOne(t, env, env.Config.DeadLetterSubject("all"))
+	waitPending(t, env, "all", 0)
+	if err := c.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s, err := env.JS.Stream(context.Background(), env.Config.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 2 {
+		t.Fatalf("stream holds %d messages, want the event and one dead-letter record", info.State.Msgs)
+	}
+}

@@ -1,0 +1,17 @@
+// Package ledger is Custody's record of what happened to every artifact: the domain
+// model (event history, builds, verified attestations, scans, gate decisions and
+// promotions), the provenance and promotion-status queries auditors ask, and the Store
+// interface that every database behind the ledger implements.
+//
+// Every write is idempotent on content, because events are delivered at least once:
+// writing the same record twice reports Inserted false the second time and changes
+// nothing. Requests are validated on the way in (digests must be sha256:<64 hex>, text
+// must be bounded UTF-8), so every Store rejects the same bad input with ErrInvalid.
+//
+// Implementations live in their own packages (ledger/sqlite; PostgreSQL later) and are
+// held to one behaviour by the conformance suite in ledger/ledgertest.
+//
+// It is not the verifier: it stores what the ledger service has already verified with
+// package verify, and trusts its caller on that. Nor is it the append-only Merkle log:
+// an attestation's LogIndex is -1 until that log exists.
+package ledger

@@ -1,0 +1,11 @@
+// Package oci moves Custody's evidence through OCI registries: it attaches signed
+// attestations to images in the layout cosign reads (a sha256-<hex>.att tag whose
+// manifest has one DSSE envelope per layer), reads them back, and copies an image with
+// its attachments from one repository to another by digest for promotion.
+//
+// Everything is addressed by digest: references must be pinned by sha256, what a
+// registry returns is checked against the digest asked for, and what is read is bounded
+// in size. It does not verify signatures (package verify does), decide policy, or
+// support the OCI referrers API; subpackage ocitest serves an in-memory registry for
+// tests.
+package oci

@@ -1,0 +1,216 @@
+package gate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/custody-dev/custody/pkg/blob"
+	"github.com/custody-dev/custody/pkg/events"
+	"github.com/custody-dev/custody/pkg/policy"
+	"github.com/custody-dev/custody/pkg/verify"
+)
+
+// ConsumerName is the gate's durable consumer.
+const ConsumerName = "gate"
+
+// Defaults of the options.
+const (
+	DefaultEvidenceWait = 30 * time.Second
+	DefaultPollInterval = 200 * time.Millisecond
+	DefaultConcurrency  = 8
+	// MaxEnvelopes bounds how many envelopes one decision considers.
+	MaxEnvelopes = 256
+	// maxDeliver is how often a request is attempted; a request interrupted by shutdown
+	// on its last attempt is denied.
+	maxDeliver = 5
+)
+
+// Evidence tells the gate which DSSE envelopes exist for an image. The ledger's store
+// answers it in process; LedgerEvidence asks the ledger's HTTP API.
+type Evidence interface {
+	// EnvelopeDigests lists the blob-store digests (sha256:<hex>) of the envelopes
+	// recorded about the image digest; an empty list when there are none yet.
+	EnvelopeDigests(ctx context.Context, digest string) ([]string, error)
+}
+
+// PolicySource picks the policy governing a destination repository; *policy.Set is one.
+type PolicySource interface {
+	For(destination string) (*policy.Policy, error)
+}
+
+// Service is the promotion gate.
+type Service struct {
+	bus      *events.Bus
+	blobs    *blob.Store
+	evidence Evidence
+	verifier *verify.Verifier
+	policies PolicySource
+	o        options
+
+	mu       sync.Mutex
+	consumer *events.Consumer
+	stopped  bool
+}
+
+type options struct {
+	log         *slog.Logger
+	wait        time.Duration
+	poll        time.Duration
+	concurrency int
+	now         func() time.Time
+}
+
+// Option configures a Service.
+type Option func(*options) error
+
+// WithLogger sets the logger. Default: discard.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l == nil {
+			return errors.New("gate: nil logger")
+		}
+		o.log = l
+		return nil
+	}
+}
+
+// WithEvidenceWait bounds how long a request waits for missing evidence before it is
+// denied. Default 30s; zero decides on what is there at once.
+func WithEvidenceWait(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 || d > 30*time.Minute {
+			return fmt.Errorf("gate: evidence wait %s must be between 0 and 30m", d)
+		}
+		o.wait = d
+		return nil
+	}
+}
+
+// WithPollInterval sets how often missing evidence is looked for. Default 200ms.
+func WithPollInterval(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 10*time.Millisecond || d > time.Minute {
+			return fmt.Errorf("gate: poll interval %s must be between 10ms and 1m", d)
+		}
+		o.poll = d
+		return nil
+	}
+}
+
+// WithConcurrency sets how many requests are decided (and waited on) at once. Default 8.
+func WithConcurrency(n int) Option {
+	return func(o *options) error {
+		if n < 1 || n > 256 {
+			return fmt.Errorf("gate: concurrency %d must be 1-256", n)
+		}
+		o.concurrency = n
+		return nil
+	}
+}
+
+// WithClock sets the clock decided_at is read from (tests).
+func WithClock(now func() time.Time) Option {
+	return func(o *options) error {
+		if now == nil {
+			return errors.New("gate: nil clock")
+		}
+		o.now = now
+		return nil
+	}
+}
+
+// New returns a gate deciding with policies over evidence verified by verifier.
+func New(bus *events.Bus, blobs *blob.Store, evidence Evidence, verifier *verify.Verifier, policies PolicySource, opts ...Option) (*Service, error) {
+	var errs []error
+	if bus == nil {
+		errs = append(errs, errors.New("gate: nil event bus"))
+	}
+	if blobs == nil {
+		errs = append(errs, errors.New("gate: nil blob store"))
+	}
+	if evidence == nil {
+		errs = append(errs, errors.New("gate: nil evidence source"))
+	}
+	if verifier == nil {
+		errs = append(errs, errors.New("gate: nil verifier"))
+	}
+	if policies == nil {
+		errs = append(errs, errors.New("gate: nil policy source"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	o := options{
+		log:         slog.New(slog.DiscardHandler),
+		wait:        DefaultEvidenceWait,
+		poll:        DefaultPollInterval,
+		concurrency: DefaultConcurrency,
+		now:         time.Now,
+	}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	return &Service{bus: bus, blobs: blobs, evidence: evidence, verifier: verifier, policies: policies, o: o}, nil
+}
+
+// ConsumerSpec is the gate's durable consumer declaration.
+func (s *Service) ConsumerSpec() events.ConsumerSpec {
+	return events.ConsumerSpec{
+		Name:           ConsumerName,
+		Type:           events.TypePromotionRequested,
+		Concurrency:    s.o.concurrency,
+		MaxDeliver:     maxDeliver,
+		HandlerTimeout: s.o.wait + 2*time.Minute,
+	}
+}
+
+// Start begins consuming promotion requests.
+func (s *Service) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return errors.New("gate: start after shutdown")
+	}
+	if s.consumer != nil {
+		return errors.New("gate: already started")
+	}
+	c, err := s.bus.Consume(ctx, s.ConsumerSpec(), s.handle)
+	if err != nil {
+		return fmt.Errorf("gate: %w", err)
+	}
+	s.consumer = c
+	s.o.log.Info("gate started", "evidence_wait", s.o.wait.String())
+	return nil
+}
+
+// Shutdown stops consuming and waits for decisions in flight (until ctx ends; an
+// interrupted request is redelivered). It is safe to call twice.
+func (s *Service) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	c := s.consumer
+	s.consumer, s.stopped = nil, true
+	s.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	if err := c.Shutdown(ctx); err != nil {
+		return fmt.Errorf("gate: %w", err)
+	}
+	return nil
+}
+
+// decisionEventID makes the decision's event id a function of the request event, so a
+// request redelivered after its decision was published is not decided twice within the
+// stream's duplicate window.
+func decisionEventID(requestEventID string) string {
+	sum := sha256.Sum256([]byte(events.TypePromotionDecided + "\x00" + requestEventID))
+	return hex.EncodeToString(sum[:])
+}

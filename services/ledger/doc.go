@@ -1,0 +1,14 @@
+// Package ledger is Custody's ledger service: it consumes every custody.> event,
+// records it in the event history, verifies each signed attestation against the
+// trusted keys before recording it (never trusting the event's word), keeps builds,
+// scans, gate decisions and promotions, announces each recorded attestation with
+// custody.attestation.recorded, and serves the query API auditors and the CLI use:
+//
+//	GET /v1/artifacts/{digest}/provenance   everything known about an artifact
+//	GET /v1/promotions/{id}                 where a promotion request stands
+//	GET /healthz                            200 while the database answers
+//
+// Storage is whatever ledger.Store it is given (SQLite in development). The service
+// does not sign, decide or promote, and does not yet keep the append-only Merkle log:
+// recorded attestations carry log index -1.
+package ledger

@@ -1,0 +1,165 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/custody-dev/custody/pkg/blob"
+	"github.com/custody-dev/custody/pkg/events"
+	"github.com/custody-dev/custody/pkg/ledger"
+	"github.com/custody-dev/custody/pkg/verify"
+)
+
+// ConsumerName is the ledger's durable consumer; its dead letters go to
+// <prefix>.dlq.ledger.
+const ConsumerName = "ledger"
+
+// Service records events and attestations and serves the query API.
+type Service struct {
+	bus      *events.Bus
+	blobs    *blob.Store
+	store    ledger.Store
+	verifier *verify.Verifier
+	log      *slog.Logger
+	spec     events.ConsumerSpec
+	timeout  time.Duration
+	handler  http.Handler
+
+	mu       sync.Mutex
+	started  bool
+	consumer *events.Consumer
+}
+
+type options struct {
+	log          *slog.Logger
+	concurrency  int
+	backoff      []time.Duration
+	queryTimeout time.Duration
+}
+
+// Option configures a Service.
+type Option func(*options) error
+
+// WithLogger sets the logger. Default: discard.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l == nil {
+			return errors.New("ledger: nil logger")
+		}
+		o.log = l
+		return nil
+	}
+}
+
+// WithConcurrency sets how many events are handled at once. Default 4. Every write is
+// idempotent and promotions only move forward, so order does not matter.
+func WithConcurrency(n int) Option {
+	return func(o *options) error {
+		if n < 1 || n > 64 {
+			return fmt.Errorf("ledger: concurrency %d must be 1-64", n)
+		}
+		o.concurrency = n
+		return nil
+	}
+}
+
+// WithRetryBackoff sets the delays before redelivering an event whose handling failed
+// for a reason that may pass (the database or blob store unavailable). Default: the
+// events package's.
+func WithRetryBackoff(delays ...time.Duration) Option {
+	return func(o *options) error {
+		for _, d := range delays {
+			if d <= 0 {
+				return fmt.Errorf("ledger: retry backoff %s must be positive", d)
+			}
+		}
+		o.backoff = delays
+		return nil
+	}
+}
+
+// WithQueryTimeout bounds one API query. Default 10s.
+func WithQueryTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("ledger: query timeout %s must be positive", d)
+		}
+		o.queryTimeout = d
+		return nil
+	}
+}
+
+// New returns a Service that consumes from bus, fetches envelopes from blobs, verifies
+// them with verifier and records into store. The caller owns bus, blobs and store.
+func New(bus *events.Bus, blobs *blob.Store, store ledger.Store, verifier *verify.Verifier, opts ...Option) (*Service, error) {
+	var errs []error
+	if bus == nil {
+		errs = append(errs, errors.New("ledger: nil event bus"))
+	}
+	if blobs == nil {
+		errs = append(errs, errors.New("ledger: nil blob store"))
+	}
+	if store == nil {
+		errs = append(errs, errors.New("ledger: nil store"))
+	}
+	if verifier == nil {
+		errs = append(errs, errors.New("ledger: nil verifier: the ledger records only attestations it verified"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	o := options{log: slog.New(slog.DiscardHandler), concurrency: 4, queryTimeout: 10 * time.Second}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	s := &Service{
+		bus: bus, blobs: blobs, store: store, verifier: verifier, log: o.log, timeout: o.queryTimeout,
+		spec: events.ConsumerSpec{
+			Name: ConsumerName, Type: "custody.>", Concurrency: o.concurrency, Backoff: o.backoff,
+		},
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler serves the query API (see the package documentation).
+func (s *Service) Handler() http.Handler { return s.handler }
+
+// Start creates the durable consumer and begins recording events. It fails if the
+// service has already been started.
+func (s *Service) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return errors.New("ledger: already started")
+	}
+	c, err := s.bus.Consume(ctx, s.spec, s.handle)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	s.started, s.consumer = true, c
+	return nil
+}
+
+// Shutdown stops consuming and waits for in-flight events (until ctx ends; unacked
+// events are redelivered later). It does not close the store. Safe to call twice.
+func (s *Service) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	c := s.consumer
+	s.consumer = nil
+	s.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	if err := c.Shutdown(ctx); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,227 @@
+package promoter
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/custody-dev/custody/pkg/blob"
+	"github.com/custody-dev/custody/pkg/events"
+	"github.com/custody-dev/custody/pkg/policy"
+	"github.com/custody-dev/custody/pkg/verify"
+)
+
+// ConsumerName is the promoter's durable consumer.
+const ConsumerName = "promoter"
+
+// Defaults and bounds.
+const (
+	DefaultConcurrency = 2
+	// MaxDeliver is how often a decision is attempted before a transient failure is
+	// reported as PromotionFailed.
+	MaxDeliver = 5
+	// MaxAttestations bounds the envelopes one decision may list.
+	MaxAttestations = 256
+)
+
+// PolicySource picks the policy governing a destination repository; *policy.Set is one.
+type PolicySource interface {
+	For(destination string) (*policy.Policy, error)
+}
+
+// Service is the promoter.
+type Service struct {
+	bus      *events.Bus
+	blobs    *blob.Store
+	verifier *verify.Verifier
+	o        options
+
+	mu       sync.Mutex
+	consumer *events.Consumer
+	stopped  bool
+}
+
+type options struct {
+	log         *slog.Logger
+	remote      []remote.Option
+	policies    PolicySource
+	concurrency int
+	backoff     []time.Duration
+}
+
+// Option configures a Service.
+type Option func(*options) error
+
+// WithLogger sets the logger. Default: discard.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l == nil {
+			return errors.New("promoter: nil logger")
+		}
+		o.log = l
+		return nil
+	}
+}
+
+// WithRemoteOptions configures the registry client for both the source and destination
+// registries (for example remote.WithAuthFromKeychain or remote.WithTransport).
+func WithRemoteOptions(opts ...remote.Option) Option {
+	return func(o *options) error {
+		o.remote = append(o.remote, opts...)
+		return nil
+	}
+}
+
+// WithPolicies makes the promoter re-evaluate the decision's policy over the envelopes it
+// re-verified, and refuse the promotion unless that policy (with the same digest as the
+// decision names) allows it. Without it, the promoter checks signatures and subjects
+// only, so a forged decision listing genuine but insufficient evidence would pass.
+func WithPolicies(p PolicySource) Option {
+	return func(o *options) error {
+		if p == nil {
+			return errors.New("promoter: nil policy source")
+		}
+		o.policies = p
+		return nil
+	}
+}
+
+// WithConcurrency sets how many promotions run at once. Default 2.
+func WithConcurrency(n int) Option {
+	return func(o *options) error {
+		if n < 1 || n > 64 {
+			return fmt.Errorf("promoter: concurrency %d must be 1-64", n)
+		}
+		o.concurrency = n
+		return nil
+	}
+}
+
+// WithRetryBackoff sets the delays before retrying after a transient failure (tests).
+func WithRetryBackoff(d ...time.Duration) Option {
+	return func(o *options) error {
+		for _, x := range d {
+			if x <= 0 {
+				return errors.New("promoter: retry delays must be positive")
+			}
+		}
+		o.backoff = d
+		return nil
+	}
+}
+
+// New returns a promoter that re-verifies evidence with verifier.
+func New(bus *events.Bus, blobs *blob.Store, verifier *verify.Verifier, opts ...Option) (*Service, error) {
+	var errs []error
+	if bus == nil {
+		errs = append(errs, errors.New("promoter: nil event bus"))
+	}
+	if blobs == nil {
+		errs = append(errs, errors.New("promoter: nil blob store"))
+	}
+	if verifier == nil {
+		errs = append(errs, errors.New("promoter: nil verifier"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	o := options{log: slog.New(slog.DiscardHandler), concurrency: DefaultConcurrency}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	return &Service{bus: bus, blobs: blobs, verifier: verifier, o: o}, nil
+}
+
+// ConsumerSpec is the promoter's durable consumer declaration.
+func (s *Service) ConsumerSpec() events.ConsumerSpec {
+	return events.ConsumerSpec{
+		Name:        ConsumerName,
+		Type:        events.TypePromotionDecided,
+		Concurrency: s.o.concurrency,
+		MaxDeliver:  MaxDeliver,
+		Backoff:     s.o.backoff,
+		// Copying a large image between registries takes a while.
+		HandlerTimeout: 30 * time.Minute,
+	}
+}
+
+// Start begins consuming decisions.
+func (s *Service) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return errors.New("promoter: start after shutdown")
+	}
+	if s.consumer != nil {
+		return errors.New("promoter: already started")
+	}
+	c, err := s.bus.Consume(ctx, s.ConsumerSpec(), s.handle)
+	if err != nil {
+		return fmt.Errorf("promoter: %w", err)
+	}
+	s.consumer = c
+	s.o.log.Info("promoter started", "policy_recheck", s.o.policies != nil)
+	return nil
+}
+
+// Shutdown stops consuming and waits for promotions in flight (until ctx ends; an
+// interrupted promotion is redelivered and, copies being idempotent, redone). It is
+// safe to call twice.
+func (s *Service) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	c := s.consumer
+	s.consumer, s.stopped = nil, true
+	s.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	if err := c.Shutdown(ctx); err != nil {
+		return fmt.Errorf("promoter: %w", err)
+	}
+	return nil
+}
+
+// outcomeEventID ties the outcome event to the decision event, so a redelivered decision
+// does not report twice within the stream's duplicate window.
+func outcomeEventID(kind, decisionEventID string) string {
+	sum := sha256.Sum256([]byte(kind + "\x00" + decisionEventID))
+	return hex.EncodeToString(sum[:])
+}
+
+// transient reports whether err may go away by itself: network trouble, registry 5xx,
+// 429 and 408, or a store that is not answering.
+func transient(err error) bool {
+	if err == nil {
+		return false
+	}
+	var terr *transport.Error
+	if errors.As(err, &terr) {
+		switch terr.StatusCode {
+		case http.StatusTooManyRequests, http.StatusRequestTimeout:
+			return true
+		}
+		return terr.Temporary() || terr.StatusCode >= 500
+	}
+	var nerr net.Error
+	if errors.As(err, &nerr) {
+		return true
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errStore)
+}
+
+// errStore marks blob-store failures other than a missing or corrupt blob.
+var errStore = errors.New("blob store unavailable")
