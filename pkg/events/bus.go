@@ -215,4 +215,3 @@ func (h headerCarrier) Keys() []string {
 }
 
 var _ propagation.TextMapCarrier = headerCarrier(nil)
-

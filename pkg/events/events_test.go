@@ -225,7 +225,9 @@ func TestCatchAllConsumerDoesNotLoopOnDeadLetters(t *testing.T) {
 	bus := env.Bus(t)
 	c, err := bus.Consume(context.Background(), events.ConsumerSpec{Name: "all", Type: "custody.>", MaxDeliver: 2,
 		Backoff: []time.Duration{10 * time.Millisecond}},
-		func(ctx context.Context, m *events.Message) error { return events.Permanent(errors.New("refuse everything")) })
+		func(ctx context.Context, m *events.Message) error {
+			return events.Permanent(errors.New("refuse everything"))
+		})
 	if err != nil {
 		t.Fatal(err)
 	}
