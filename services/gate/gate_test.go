@@ -220,7 +220,6 @@ func TestGateDecides(t *testing.T) {
 
 	type want struct {
 		decision eventsv1.Decision
-		used     func() []string
 		reasons  []string
 	}
 	type tc struct {
