@@ -28,7 +28,9 @@ func envelope(n int) []byte {
 	return fmt.Appendf(nil, `{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[{"sig":"c2lnLSVk%d"}]}`, n)
 }
 
-func att(n int, pt string) oci.Attachment { return oci.Attachment{Envelope: envelope(n), PredicateType: pt} }
+func att(n int, pt string) oci.Attachment {
+	return oci.Attachment{Envelope: envelope(n), PredicateType: pt}
+}
 
 const (
 	ptProv = "https://slsa.dev/provenance/v1"

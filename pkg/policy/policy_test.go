@@ -462,3 +462,22 @@ func TestDefaultDevPolicy(t *testing.T) {
 		})
 	}
 }
+
+// The compose deployment ships a policy file; it must load and match the dev default.
+func TestComposePolicyMatchesDevDefault(t *testing.T) {
+	data, err := os.ReadFile("../../deploy/compose/policies/default.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := policy.Parse(data)
+	if err != nil {
+		t.Fatalf("compose policy: %v", err)
+	}
+	want, err := policy.Parse(policy.DefaultDevPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want.Requirements(), got.Requirements()); diff != "" || got.Name() != want.Name() {
+		t.Errorf("compose policy differs from the dev default (-dev +compose):\n%s", diff)
+	}
+}

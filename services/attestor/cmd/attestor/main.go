@@ -27,11 +27,13 @@ import (
 
 	"github.com/custody-dev/custody/pkg/blob"
 	"github.com/custody-dev/custody/pkg/events"
+	"github.com/custody-dev/custody/pkg/oci"
 	"github.com/custody-dev/custody/pkg/signing"
 	"github.com/custody-dev/custody/services/attestor"
 )
 
 type config struct {
+	insecureRegistries string
 	natsURL     string
 	stream      string
 	prefix      string
@@ -80,6 +82,7 @@ func main() {
 	flag.StringVar(&cfg.keyPath, "key", os.Getenv("CUSTODY_SIGNING_KEY"), "cosign-format signing key file (password in CUSTODY_KEY_PASSWORD)")
 	flag.IntVar(&cfg.replicas, "replicas", 1, "replicas of the state bucket (3 in a cluster)")
 	flag.IntVar(&cfg.concurrency, "concurrency", 2, "events handled at once per consumer")
+	flag.StringVar(&cfg.insecureRegistries, "insecure-registries", os.Getenv("CUSTODY_INSECURE_REGISTRIES"), "comma-separated registry hosts to reach over plain HTTP")
 	flag.Parse()
 
 	password := []byte(os.Getenv("CUSTODY_KEY_PASSWORD"))
@@ -99,6 +102,10 @@ func main() {
 }
 
 func run(ctx context.Context, cfg config, password []byte, log *slog.Logger) error {
+	insecure, err := oci.ParseHostList(cfg.insecureRegistries)
+	if err != nil {
+		return err
+	}
 	signer, err := signing.LoadSignerFile(cfg.keyPath, password)
 	clear(password)
 	if err != nil {
@@ -129,7 +136,7 @@ func run(ctx context.Context, cfg config, password []byte, log *slog.Logger) err
 		attestor.WithLogger(log),
 		attestor.WithStateReplicas(cfg.replicas),
 		attestor.WithConcurrency(cfg.concurrency),
-		attestor.WithRemoteOptions(remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithUserAgent("custody-attestor")),
+		attestor.WithRemoteOptions(remote.WithTransport(oci.InsecureTransport(insecure, nil)), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithUserAgent("custody-attestor")),
 	)
 	if err != nil {
 		return err

@@ -28,12 +28,14 @@ import (
 
 	"github.com/custody-dev/custody/pkg/blob"
 	"github.com/custody-dev/custody/pkg/events"
+	"github.com/custody-dev/custody/pkg/oci"
 	"github.com/custody-dev/custody/pkg/policy"
 	"github.com/custody-dev/custody/pkg/verify"
 	"github.com/custody-dev/custody/services/promoter"
 )
 
 type config struct {
+	insecureRegistries string
 	natsURL     string
 	stream      string
 	prefix      string
@@ -84,6 +86,7 @@ func main() {
 	flag.StringVar(&cfg.bucket, "blob-bucket", envOr("CUSTODY_BLOB_BUCKET", "CUSTODY_BLOBS"), "blob store bucket")
 	flag.StringVar(&cfg.trustedKeys, "trusted-keys", os.Getenv("CUSTODY_TRUSTED_KEYS"), "comma-separated PEM public key files")
 	flag.StringVar(&cfg.policyDir, "policies", os.Getenv("CUSTODY_POLICY_DIR"), "optional: directory of policies to re-check decisions against")
+	flag.StringVar(&cfg.insecureRegistries, "insecure-registries", os.Getenv("CUSTODY_INSECURE_REGISTRIES"), "comma-separated registry hosts to reach over plain HTTP")
 	flag.Parse()
 
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("service", "promoter")
@@ -116,6 +119,10 @@ func loadKeys(files []string) ([]verify.TrustedKey, error) {
 }
 
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
+	insecure, err := oci.ParseHostList(cfg.insecureRegistries)
+	if err != nil {
+		return err
+	}
 	keys, err := loadKeys(cfg.keyFiles())
 	if err != nil {
 		return err
@@ -126,7 +133,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	opts := []promoter.Option{
 		promoter.WithLogger(log),
-		promoter.WithRemoteOptions(remote.WithAuthFromKeychain(authn.DefaultKeychain)),
+		promoter.WithRemoteOptions(remote.WithTransport(oci.InsecureTransport(insecure, nil)), remote.WithAuthFromKeychain(authn.DefaultKeychain)),
 	}
 	if cfg.policyDir != "" {
 		set, err := policy.LoadDir(cfg.policyDir)
