@@ -118,6 +118,8 @@ type devStack struct {
 	cfg        devConfig
 	log        *slog.Logger
 	components []component
+	// natsURL is where the stack's NATS server listens, once started.
+	natsURL string
 }
 
 func (s *devStack) add(name string, f func(context.Context) error) {
@@ -158,6 +160,7 @@ func (s *devStack) start(ctx context.Context, e env) error {
 		s.add("nats server", b.Shutdown)
 		natsURL = b.ClientURL()
 	}
+	s.natsURL = natsURL
 	nc, err := nats.Connect(natsURL, nats.Name("custody dev"), nats.MaxReconnects(-1))
 	if err != nil {
 		return fmt.Errorf("connect to NATS at %s: %w", natsURL, err)

@@ -1,0 +1,371 @@
+package sbom
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strings"
+	"sync"
+
+	cyclonedx "github.com/CycloneDX/cyclonedx-go"
+	stereofile "github.com/anchore/stereoscope/pkg/file"
+	"github.com/anchore/stereoscope/pkg/image"
+	"github.com/anchore/syft/syft"
+	"github.com/anchore/syft/syft/format/common/cyclonedxhelpers"
+	syftsbom "github.com/anchore/syft/syft/sbom"
+	"github.com/anchore/syft/syft/source/stereoscopesource"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/uuid"
+
+	eventsv1 "github.com/custody-dev/custody/proto/custody/events/v1"
+)
+
+// MediaType is the media type of the documents Scan produces.
+const MediaType = "application/vnd.cyclonedx+json"
+
+// syftModule and syftVersionPinned name the cataloguer; the version is read from the
+// binary's build information when it is there.
+const (
+	syftModule        = "github.com/anchore/syft"
+	syftVersionPinned = "v1.54.1"
+)
+
+// ErrLimitExceeded is returned when an image is larger than a scan limit allows: too many
+// layers, a layer or the image too large uncompressed, or too many tar entries in a layer.
+// Raise the limit with an Option or refuse the image.
+var ErrLimitExceeded = errors.New("image exceeds a scan limit")
+
+// ErrFetch is returned when reading the image from its source failed: listing its layers,
+// reading its config, or reading a layer's stream. The cause, which the error wraps, may
+// be transient (a network or registry error) or not (corrupt data); inspect it with
+// errors.As to decide whether to retry.
+var ErrFetch = errors.New("read image from its source")
+
+// ErrInvalidImage is returned when the image's manifest, config or layers cannot be read
+// or are not a container image syft understands.
+var ErrInvalidImage = errors.New("invalid image")
+
+// Result is the outcome of a scan.
+type Result struct {
+	// Document is the CycloneDX JSON SBOM (media type MediaType).
+	Document []byte
+	// Digest is the image manifest digest the SBOM describes.
+	Digest string
+	// Packages counts the packages found.
+	Packages int
+	// OS is the operating system found in the image ("debian 12"), or empty.
+	OS string
+	// Status is COMPLETE when an operating system or any package was recognised, and
+	// INCOMPLETE when every layer was read but nothing was: that is not a clean bill of
+	// health.
+	Status eventsv1.ScanStatus
+	// Scanner names the cataloguer and its version ("syft@v1.54.1").
+	Scanner string
+}
+
+type options struct {
+	lim         limits
+	tempDir     string
+	reference   string
+	parallelism int
+}
+
+// Option configures Scan.
+type Option func(*options) error
+
+// WithMaxLayers bounds the number of layers. Default 256.
+func WithMaxLayers(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("sbom: max layers %d must be positive", n)
+		}
+		o.lim.maxLayers = n
+		return nil
+	}
+}
+
+// WithMaxLayerSize bounds one layer's uncompressed size in bytes. Default 4 GiB.
+func WithMaxLayerSize(n int64) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("sbom: max layer size %d must be positive", n)
+		}
+		o.lim.maxLayerSize = n
+		return nil
+	}
+}
+
+// WithMaxImageSize bounds the sum of the layers' uncompressed sizes in bytes, which is
+// also the temporary disk space a scan uses. Default 16 GiB.
+func WithMaxImageSize(n int64) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("sbom: max image size %d must be positive", n)
+		}
+		o.lim.maxImageSize = n
+		return nil
+	}
+}
+
+// WithMaxEntries bounds the number of tar entries in one layer, which bounds the memory
+// the file index uses. Default 1,000,000.
+func WithMaxEntries(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("sbom: max entries %d must be positive", n)
+		}
+		o.lim.maxEntries = n
+		return nil
+	}
+}
+
+// WithTempDir sets the directory under which a scan caches layer tars while it reads
+// them. Default: os.TempDir(). The scan's own subdirectory is removed before Scan returns.
+func WithTempDir(dir string) Option {
+	return func(o *options) error {
+		if dir == "" {
+			return errors.New("sbom: empty temp dir")
+		}
+		o.tempDir = dir
+		return nil
+	}
+}
+
+// WithReference names the image in the SBOM's metadata component
+// (registry/repository[@digest]). Default: the component is named by the digest alone.
+func WithReference(ref string) Option {
+	return func(o *options) error {
+		if _, err := name.ParseReference(ref); err != nil {
+			return fmt.Errorf("sbom: image reference %q: %w", ref, err)
+		}
+		o.reference = ref
+		return nil
+	}
+}
+
+// WithParallelism sets how many cataloguers run at once. Default: the number of CPUs.
+func WithParallelism(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("sbom: parallelism %d must be positive", n)
+		}
+		o.parallelism = n
+		return nil
+	}
+}
+
+// Cataloguer scans images, sharing what every scan needs: syft's license scanner, whose
+// construction costs about 0.2 s of CPU, is built once and reused. It is safe for
+// concurrent use.
+type Cataloguer struct {
+	base []Option
+
+	once     sync.Once
+	licenses context.Context // carries the license scanner as a context value
+	initErr  error
+}
+
+// NewCataloguer returns a Cataloguer whose scans apply opts (before any given to Scan).
+func NewCataloguer(opts ...Option) (*Cataloguer, error) {
+	var o options
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	return &Cataloguer{base: opts}, nil
+}
+
+func (c *Cataloguer) licenseContext() (context.Context, error) {
+	c.once.Do(func() {
+		c.licenses, c.initErr = syft.SetContextLicenseScanner(context.Background(), syft.DefaultCreateSBOMConfig().Licenses)
+	})
+	return c.licenses, c.initErr
+}
+
+// valuesFrom is ctx with fallback values: a scan's own context (deadline, cancellation,
+// values) first, then the cataloguer's shared license scanner.
+type valuesFrom struct {
+	context.Context
+	fallback context.Context
+}
+
+func (v valuesFrom) Value(key any) any {
+	if val := v.Context.Value(key); val != nil {
+		return val
+	}
+	return v.fallback.Value(key)
+}
+
+// Scan catalogues the software in img with a one-off Cataloguer. Services that scan
+// repeatedly should keep a Cataloguer instead.
+func Scan(ctx context.Context, img v1.Image, opts ...Option) (*Result, error) {
+	c, err := NewCataloguer()
+	if err != nil {
+		return nil, err
+	}
+	return c.Scan(ctx, img, opts...)
+}
+
+// Scan catalogues the software in img and returns a CycloneDX JSON SBOM of it. img
+// should have been pulled by digest; the document names the manifest digest img reports.
+func (c *Cataloguer) Scan(ctx context.Context, img v1.Image, opts ...Option) (res *Result, err error) {
+	if img == nil {
+		return nil, fmt.Errorf("sbom: nil image: %w", ErrInvalidImage)
+	}
+	o := options{lim: limits{maxLayers: 256, maxLayerSize: 4 << 30, maxImageSize: 16 << 30, maxEntries: 1_000_000}}
+	for _, opt := range append(append([]Option{}, c.base...), opts...) {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	lic, err := c.licenseContext()
+	if err != nil {
+		return nil, fmt.Errorf("sbom: license scanner: %w", err)
+	}
+	ctx = valuesFrom{Context: ctx, fallback: lic}
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = nil, fmt.Errorf("sbom: cataloguing failed unexpectedly (%v): %w", r, ErrInvalidImage)
+		}
+	}()
+
+	dgst, err := img.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("sbom: image digest: %w: %w", ErrInvalidImage, err)
+	}
+	digest := dgst.String()
+	if _, err := img.ConfigFile(); err != nil {
+		return nil, fmt.Errorf("sbom: image %s: read config: %w: %w", digest, ErrFetch, err)
+	}
+
+	dir, err := os.MkdirTemp(o.tempDir, "custody-sbom-")
+	if err != nil {
+		return nil, fmt.Errorf("sbom: temp dir: %w", err)
+	}
+	defer os.RemoveAll(dir)
+
+	bounded := newBoundedImage(img, o.lim)
+	simg := image.New(bounded, stereofile.NewTempDirGenerator("custody-sbom"), dir)
+	defer simg.Cleanup() //nolint:errcheck // best effort; dir is removed above
+	if err := simg.Read(ctx); err != nil {
+		if errors.Is(err, ErrLimitExceeded) || errors.Is(err, ErrFetch) || ctx.Err() != nil {
+			return nil, fmt.Errorf("sbom: read image %s: %w", digest, err)
+		}
+		return nil, fmt.Errorf("sbom: read image %s: %w: %w", digest, ErrInvalidImage, err)
+	}
+
+	ref := o.reference
+	if ref == "" {
+		ref = digest
+	}
+	src := stereoscopesource.New(simg, stereoscopesource.ImageConfig{Reference: ref})
+	version := syftVersion()
+	cfg := syft.DefaultCreateSBOMConfig().WithTool("syft", version).WithoutFiles()
+	if o.parallelism > 0 {
+		cfg = cfg.WithParallelism(o.parallelism)
+	}
+	s, err := syft.CreateSBOM(ctx, src, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("sbom: catalogue image %s: %w", digest, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sbom: catalogue image %s: %w", digest, err)
+	}
+
+	scanner := Scanner()
+	bom := cyclonedxhelpers.ToFormatModel(*s)
+	makeDeterministic(bom, digest, scanner, o.reference)
+	var buf bytes.Buffer
+	enc := cyclonedx.NewBOMEncoder(&buf, cyclonedx.BOMFileFormatJSON)
+	if err := enc.EncodeVersion(bom, cyclonedx.SpecVersion1_6); err != nil {
+		return nil, fmt.Errorf("sbom: encode CycloneDX for %s: %w", digest, err)
+	}
+
+	res = &Result{
+		Document: buf.Bytes(),
+		Digest:   digest,
+		Packages: s.Artifacts.Packages.PackageCount(),
+		OS:       osName(s),
+		Scanner:  scanner,
+		Status:   eventsv1.ScanStatus_SCAN_STATUS_INCOMPLETE,
+	}
+	if res.OS != "" || res.Packages > 0 {
+		res.Status = eventsv1.ScanStatus_SCAN_STATUS_COMPLETE
+	}
+	return res, nil
+}
+
+// makeDeterministic replaces what syft makes up per run (a random serial number, the
+// current time) with values derived from the image, and names the image in the
+// metadata component.
+func makeDeterministic(bom *cyclonedx.BOM, digest, scanner, reference string) {
+	bom.SerialNumber = uuid.NewSHA1(uuid.NameSpaceURL, []byte("custody:sbom:"+scanner+":"+digest)).URN()
+	if bom.Metadata == nil {
+		bom.Metadata = &cyclonedx.Metadata{}
+	}
+	bom.Metadata.Timestamp = ""
+	comp := bom.Metadata.Component
+	if comp == nil {
+		comp = &cyclonedx.Component{BOMRef: "image:" + digest}
+		bom.Metadata.Component = comp
+	}
+	comp.Type = cyclonedx.ComponentTypeContainer
+	comp.Name = digest
+	comp.Version = digest
+	hex := strings.TrimPrefix(digest, "sha256:")
+	if hex != digest {
+		comp.Hashes = &[]cyclonedx.Hash{{Algorithm: cyclonedx.HashAlgoSHA256, Value: hex}}
+	}
+	if reference == "" {
+		return
+	}
+	ref, err := name.ParseReference(reference)
+	if err != nil {
+		return
+	}
+	repo := ref.Context()
+	comp.Name = repo.Name()
+	last := repo.RepositoryStr()
+	if i := strings.LastIndexByte(last, '/'); i >= 0 {
+		last = last[i+1:]
+	}
+	// pkg:oci purl, as the purl spec defines it: the digest is the version.
+	comp.PackageURL = "pkg:oci/" + last + "@" + strings.Replace(digest, ":", "%3A", 1) +
+		"?repository_url=" + repo.Name()
+}
+
+func osName(s *syftsbom.SBOM) string {
+	d := s.Artifacts.LinuxDistribution
+	if d == nil {
+		return ""
+	}
+	switch {
+	case d.ID != "" && d.VersionID != "":
+		return d.ID + " " + d.VersionID
+	case d.ID != "":
+		return d.ID
+	default:
+		return d.PrettyName
+	}
+}
+
+// Scanner names the cataloguer Scan uses and its version ("syft@v1.54.1"), as Result.Scanner
+// and the SBOM's metadata name it.
+func Scanner() string { return "syft@" + syftVersion() }
+
+// syftVersion is the linked syft's module version, read from the build information.
+func syftVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == syftModule && d.Version != "" && d.Version != "(devel)" {
+				return d.Version
+			}
+		}
+	}
+	return syftVersionPinned
+}
