@@ -171,6 +171,9 @@ type Cataloguer struct {
 
 // NewCataloguer returns a Cataloguer whose scans apply opts (before any given to Scan).
 func NewCataloguer(opts ...Option) (*Cataloguer, error) {
+	if err := checkSQLiteDriver(); err != nil {
+		return nil, fmt.Errorf("sbom: %w", err)
+	}
 	var o options
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {

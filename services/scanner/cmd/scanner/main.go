@@ -20,13 +20,13 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/custody-dev/custody/pkg/blob"
 	"github.com/custody-dev/custody/pkg/events"
+	"github.com/custody-dev/custody/pkg/oci"
 	"github.com/custody-dev/custody/pkg/sbom"
 	"github.com/custody-dev/custody/services/scanner"
 )
@@ -41,7 +41,7 @@ type config struct {
 	concurrency  int
 	timeout      time.Duration
 	maxImageSize int64
-	insecure     bool
+	insecure     string
 }
 
 func (c config) Validate() error {
@@ -93,7 +93,7 @@ func main() {
 	flag.IntVar(&cfg.concurrency, "concurrency", 2, "images scanned at once")
 	flag.DurationVar(&cfg.timeout, "scan-timeout", 15*time.Minute, "bound on one pull and scan")
 	flag.Int64Var(&cfg.maxImageSize, "max-image-size", 16<<30, "largest uncompressed image scanned, in bytes")
-	flag.BoolVar(&cfg.insecure, "insecure-registry", false, "allow plain-HTTP registries (localhost always is)")
+	flag.StringVar(&cfg.insecure, "insecure-registries", os.Getenv("CUSTODY_INSECURE_REGISTRIES"), "comma-separated registry hosts to reach over plain HTTP (loopback always is)")
 	flag.Parse()
 
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("service", "scanner")
@@ -135,15 +135,17 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if cfg.tmpDir != "" {
 		scanOpts = append(scanOpts, sbom.WithTempDir(cfg.tmpDir))
 	}
+	insecure, err := oci.ParseHostList(cfg.insecure)
+	if err != nil {
+		return err
+	}
 	opts := []scanner.Option{
 		scanner.WithLogger(log),
 		scanner.WithConcurrency(cfg.concurrency),
 		scanner.WithScanTimeout(cfg.timeout),
 		scanner.WithScanOptions(scanOpts...),
-		scanner.WithRemoteOptions(remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithUserAgent("custody-scanner")),
-	}
-	if cfg.insecure {
-		opts = append(opts, scanner.WithNameOptions(name.Insecure))
+		scanner.WithRemoteOptions(remote.WithTransport(oci.InsecureTransport(insecure, nil)),
+			remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithUserAgent("custody-scanner")),
 	}
 	svc, err := scanner.New(bus, blobs, opts...)
 	if err != nil {
