@@ -8,7 +8,6 @@ MODULES   := pkg proto services/ingest services/scanner services/attestor servic
 DATA      ?= $(CURDIR)/.data/dev
 ADDR      ?= 127.0.0.1:8080
 REG_ADDR  ?= 127.0.0.1:5000
-BENCHTIME ?= 1x
 export GOTOOLCHAIN := local
 
 .PHONY: help build run test test-gowork-off e2e lint gen check-generated bench tools fuzz clean
@@ -50,8 +49,8 @@ check-generated: gen ## Fail if generated code is stale
 	@git diff --exit-code -- proto || { echo "generated code is stale: run 'make gen' and commit"; exit 1; }
 	@test -z "$$(git status --porcelain -- proto)" || { git status --porcelain -- proto; echo "generated files are not committed"; exit 1; }
 
-bench: ## Benchmarks (end-to-end build events per second with custody dev); see docs/benchmarks.md
-	cd services/custody && $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -count 1 ./bench/...
+bench: tools ## Benchmarks in one run: bus ceiling, scan cost, build events per second end to end (docs/benchmarks.md)
+	@scripts/bench.sh
 
 fuzz: ## Run each fuzz target for FUZZTIME (default 20s)
 	@scripts/fuzz.sh $${FUZZTIME:-20s}
