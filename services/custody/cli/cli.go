@@ -110,23 +110,33 @@ func printHelp(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'custody <command> -h' for a command's flags.")
 }
 
-// newFlags makes a FlagSet that reports errors instead of exiting.
-func newFlags(e env, name, usage string) *flag.FlagSet {
+// cmdFlags is a command's FlagSet and its full usage text.
+type cmdFlags struct {
+	*flag.FlagSet
+	usage func()
+}
+
+// newFlags makes a FlagSet that reports errors instead of exiting. Parse errors become
+// one line (see Run); the full usage is printed only for -h.
+func newFlags(e env, name, usage string) *cmdFlags {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return &cmdFlags{FlagSet: fs, usage: func() {
 		fmt.Fprintf(e.stderr, "Usage: custody %s\n\nFlags:\n", usage)
+		fs.SetOutput(e.stderr)
 		fs.PrintDefaults()
-	}
-	return fs
+		fs.SetOutput(io.Discard)
+	}}
 }
 
 // parse parses flags that may come before or after positional arguments.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+func parse(fs *cmdFlags, args []string) ([]string, error) {
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				fs.usage()
 				return nil, err
 			}
 			return nil, usageErr("%v", err)
@@ -143,7 +153,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func serverFlag(fs *flag.FlagSet) *string {
+func serverFlag(fs *cmdFlags) *string {
 	def := os.Getenv("CUSTODY_SERVER")
 	if def == "" {
 		def = defaultServer
