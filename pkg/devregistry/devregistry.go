@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -40,7 +41,10 @@ func Open(dir string) (*Registry, error) {
 	if err := os.MkdirAll(blobs, 0o755); err != nil {
 		return nil, fmt.Errorf("dev registry: %w", err)
 	}
-	r := &Registry{inner: registry.New(registry.WithBlobHandler(registry.NewDiskBlobHandler(blobs)))}
+	r := &Registry{inner: registry.New(
+		registry.WithBlobHandler(registry.NewDiskBlobHandler(blobs)),
+		registry.Logger(log.New(io.Discard, "", 0)),
+	)}
 	path := filepath.Join(dir, "manifests.jsonl")
 	if err := r.replay(path); err != nil {
 		return nil, err

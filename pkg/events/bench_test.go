@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/custody-dev/custody/pkg/events"
 	"github.com/custody-dev/custody/pkg/events/eventstest"
 )
@@ -47,4 +46,3 @@ func BenchmarkPublishConsume(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
-

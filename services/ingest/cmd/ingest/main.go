@@ -12,24 +12,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/custody-dev/custody/pkg/events"
+	"github.com/custody-dev/custody/pkg/daemon"
 	"github.com/custody-dev/custody/services/ingest"
 )
 
 type config struct {
+	daemon.Common
 	httpAddr string
-	natsURL  string
-	stream   string
-	prefix   string
 }
 
 func (c config) Validate() error {
@@ -37,78 +28,31 @@ func (c config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.httpAddr); err != nil {
 		errs = append(errs, fmt.Errorf("http address %q: %w", c.httpAddr, err))
 	}
-	if c.natsURL == "" {
-		errs = append(errs, errors.New("NATS URL is empty"))
-	}
-	if err := (events.Config{Stream: c.stream, Prefix: c.prefix}).Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
+	return errors.Join(append(errs, c.Common.Validate())...)
 }
 
 func main() {
-	var cfg config
-	flag.StringVar(&cfg.httpAddr, "http", envOr("CUSTODY_HTTP_ADDR", "127.0.0.1:8080"), "address to serve HTTP on")
-	flag.StringVar(&cfg.natsURL, "nats", envOr("CUSTODY_NATS_URL", "nats://127.0.0.1:4222"), "NATS server URL")
-	flag.StringVar(&cfg.stream, "stream", envOr("CUSTODY_STREAM", "CUSTODY"), "JetStream stream name")
-	flag.StringVar(&cfg.prefix, "subject-prefix", envOr("CUSTODY_SUBJECT_PREFIX", "custody"), "event subject prefix")
+	cfg := config{Common: daemon.Common{Name: "ingest"}}
+	cfg.RegisterFlags(flag.CommandLine)
+	flag.StringVar(&cfg.httpAddr, "http", daemon.EnvOr("CUSTODY_HTTP_ADDR", "127.0.0.1:8080"), "address to serve HTTP on")
 	flag.Parse()
-
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("service", "ingest")
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := cfg.Validate(); err != nil {
-		log.Error("invalid configuration", "error", err)
-		os.Exit(2)
-	}
-	if err := run(ctx, cfg, log); err != nil {
-		log.Error("ingest stopped", "error", err)
-		os.Exit(1)
-	}
+	daemon.Main(cfg.Name, cfg.Validate, func(ctx context.Context, log *slog.Logger) error { return run(ctx, cfg, log) })
 }
 
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
-	nc, err := nats.Connect(cfg.natsURL, nats.Name("custody-ingest"), nats.MaxReconnects(-1))
-	if err != nil {
-		return fmt.Errorf("connect to NATS at %s: %w", cfg.natsURL, err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	bus, err := events.New(js, events.Config{Stream: cfg.stream, Prefix: cfg.prefix},
-		events.WithSource("custody/ingest"), events.WithLogger(log))
+	conn, err := cfg.Connect(ctx, log)
 	if err != nil {
 		return err
 	}
-	if err := bus.EnsureStream(ctx); err != nil {
-		return err
-	}
-	svc, err := ingest.New(bus, ingest.WithLogger(log))
+	defer conn.Close()
+	svc, err := ingest.New(conn.Bus, ingest.WithLogger(log))
 	if err != nil {
 		return err
 	}
 	if err := svc.Start(ctx); err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Addr:              cfg.httpAddr,
-		Handler:           svc.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := daemon.HTTPServer(cfg.httpAddr, svc.Handler(), log)
 	errc := make(chan error, 1)
 	go func() {
 		log.Info("serving", "addr", cfg.httpAddr)
@@ -122,5 +66,5 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	err = srv.Shutdown(sctx)
-	return errors.Join(err, svc.Shutdown(sctx), nc.Drain())
+	return errors.Join(err, svc.Shutdown(sctx), conn.Close())
 }

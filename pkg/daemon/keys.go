@@ -1,0 +1,56 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/custody-dev/custody/pkg/oci"
+	"github.com/custody-dev/custody/pkg/verify"
+)
+
+// LoadTrustedKeys reads the PEM public keys in a comma-separated list of files. Each key
+// is named after its file, without directory or extension. An empty list is an error:
+// a service with no trusted keys would trust nothing, or worse, be configured wrong.
+func LoadTrustedKeys(files string) ([]verify.TrustedKey, error) {
+	paths := splitList(files)
+	if len(paths) == 0 {
+		return nil, errors.New("no trusted key files")
+	}
+	keys := make([]verify.TrustedKey, 0, len(paths))
+	for _, f := range paths {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("trusted key: %w", err)
+		}
+		k, err := verify.ParseTrustedKeyPEM(strings.TrimSuffix(filepath.Base(f), filepath.Ext(f)), data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// RemoteOptions returns the options a service reaches registries with: plain HTTP to the
+// hosts in c.InsecureRegistries, credentials from the Docker config and its credential
+// helpers, and userAgent (when not empty) in front of go-containerregistry's own.
+func (c Common) RemoteOptions(userAgent string) ([]remote.Option, error) {
+	insecure, err := oci.ParseHostList(c.InsecureRegistries)
+	if err != nil {
+		return nil, err
+	}
+	opts := []remote.Option{
+		remote.WithTransport(oci.InsecureTransport(insecure, nil)),
+		remote.WithAuthFromKeychain(authn.DefaultKeychain),
+	}
+	if userAgent != "" {
+		opts = append(opts, remote.WithUserAgent(userAgent))
+	}
+	return opts, nil
+}
