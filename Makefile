@@ -35,7 +35,7 @@ e2e: ## End-to-end tests: `custody dev` as a process, a registry, build → scan
 lint: ## gofmt, go vet and staticcheck over every module
 	@set -e; out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	@set -e; for m in $(MODULES); do (cd $$m && $(GO) vet ./...); done
-	@set -e; $(MAKE) --no-print-directory tools; for m in $(MODULES); do (cd $$m && $(BIN)/staticcheck ./...); done
+	@set -e; $(MAKE) --no-print-directory tools; for m in $(MODULES); do (cd $$m && $(BIN)/staticcheck -tags e2e ./...); done
 
 tools: ## Build the pinned code generators and checkers (buf, protoc-gen-go, benchstat, staticcheck) into bin/
 	@mkdir -p $(BIN)
