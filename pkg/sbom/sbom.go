@@ -166,6 +166,7 @@ type Cataloguer struct {
 
 	once     sync.Once
 	licenses context.Context // carries the license scanner as a context value
+	config   *syft.CreateSBOMConfig
 	initErr  error
 }
 
@@ -185,7 +186,10 @@ func NewCataloguer(opts ...Option) (*Cataloguer, error) {
 
 func (c *Cataloguer) licenseContext() (context.Context, error) {
 	c.once.Do(func() {
-		c.licenses, c.initErr = syft.SetContextLicenseScanner(context.Background(), syft.DefaultCreateSBOMConfig().Licenses)
+		// Building the default configuration compiles syft's binary classifiers; CreateSBOM
+		// only reads it, so one is shared by every scan.
+		c.config = syft.DefaultCreateSBOMConfig().WithTool("syft", syftVersion()).WithoutFiles()
+		c.licenses, c.initErr = syft.SetContextLicenseScanner(context.Background(), c.config.Licenses)
 	})
 	return c.licenses, c.initErr
 }
@@ -267,10 +271,10 @@ func (c *Cataloguer) Scan(ctx context.Context, img v1.Image, opts ...Option) (re
 		ref = digest
 	}
 	src := stereoscopesource.New(simg, stereoscopesource.ImageConfig{Reference: ref})
-	version := syftVersion()
-	cfg := syft.DefaultCreateSBOMConfig().WithTool("syft", version).WithoutFiles()
+	cfg := c.config
 	if o.parallelism > 0 {
-		cfg = cfg.WithParallelism(o.parallelism)
+		own := *c.config
+		cfg = own.WithParallelism(o.parallelism)
 	}
 	s, err := syft.CreateSBOM(ctx, src, cfg)
 	if err != nil {
