@@ -3,12 +3,14 @@
 set -euo pipefail
 custody=$1 data=$2 addr=$3 reg=$4
 mkdir -p "$data"
-"$custody" dev --data "$data" --addr "$addr" --registry-addr "$reg" &
+log="$data/custody-dev.log"
+echo "custody dev logs (JSON): $log"
+"$custody" dev --data "$data" --addr "$addr" --registry-addr "$reg" 2>>"$log" &
 pid=$!
 trap 'kill -INT $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT INT TERM
 for _ in $(seq 1 150); do
   if curl -fsS "http://$addr/healthz" >/dev/null 2>&1; then break; fi
-  kill -0 $pid 2>/dev/null || { echo "custody dev exited"; exit 1; }
+  kill -0 $pid 2>/dev/null || { echo "custody dev exited; its log:"; tail -n 20 "$log"; exit 1; }
   sleep 0.2
 done
 "$custody" demo --server "http://$addr" --registry "$reg"
