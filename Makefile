@@ -26,8 +26,8 @@ run: build ## Start `custody dev` (state in .data/dev), run the demo against it,
 test: ## Unit and integration tests of every module (embedded NATS and SQLite unless CUSTODY_TEST_* are set)
 	@set -e; for m in $(MODULES); do echo "--- go test $$m"; (cd $$m && $(GO) test -count=1 ./...); done
 
-test-gowork-off: ## Build and vet every module on its own (GOWORK=off), as a consumer of one module would
-	@set -e; for m in $(MODULES); do echo "--- GOWORK=off $$m"; (cd $$m && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) vet ./...); done
+test-gowork-off: ## Build, vet and test every module on its own (GOWORK=off), as a consumer of one module would
+	@set -e; for m in $(MODULES); do echo "--- GOWORK=off $$m"; (cd $$m && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -count=1 ./...); done
 
 e2e: ## End-to-end tests: `custody dev` as a process, a registry, build → scan → attest → gate → promote
 	cd services/custody && $(GO) test -count=1 -tags e2e -run 'E2E' -timeout 20m -v ./e2e/...
