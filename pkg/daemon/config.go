@@ -56,7 +56,7 @@ func (c *Common) RegisterFlags(fs *flag.FlagSet) {
 		fs.StringVar(&c.BlobBucket, "blob-bucket", EnvOr("CUSTODY_BLOB_BUCKET", "CUSTODY_BLOBS"), "blob store bucket")
 	}
 	if c.Uses&UsesTrustedKeys != 0 {
-		fs.StringVar(&c.TrustedKeys, "trusted-keys", os.Getenv("CUSTODY_TRUSTED_KEYS"), "comma-separated PEM public key `files` whose signatures count")
+		fs.StringVar(&c.TrustedKeys, "trusted-keys", os.Getenv("CUSTODY_TRUSTED_KEYS"), "comma-separated `files` of trusted keys: PEM public keys, or trust files (.yaml/.yml) with validity windows")
 	}
 	if c.Uses&UsesRegistries != 0 {
 		fs.StringVar(&c.InsecureRegistries, "insecure-registries", os.Getenv("CUSTODY_INSECURE_REGISTRIES"), "comma-separated registry hosts to reach over plain HTTP (loopback always is)")
@@ -82,7 +82,7 @@ func (c Common) Validate() error {
 		errs = append(errs, errors.New("blob bucket is empty"))
 	}
 	if c.Uses&UsesTrustedKeys != 0 && len(splitList(c.TrustedKeys)) == 0 {
-		errs = append(errs, errors.New("no trusted keys: set CUSTODY_TRUSTED_KEYS or -trusted-keys to comma-separated PEM public key files"))
+		errs = append(errs, errors.New("no trusted keys: set CUSTODY_TRUSTED_KEYS or -trusted-keys to comma-separated PEM public key files or a trust file (.yaml)"))
 	}
 	if c.Uses&UsesReplicas != 0 && (c.Replicas < 1 || c.Replicas > 5) {
 		errs = append(errs, fmt.Errorf("replicas %d must be 1-5", c.Replicas))

@@ -21,7 +21,7 @@ func ExampleCommon_RegisterFlags() {
 	// Output:
 	// nats://nats:4222 CUSTODY custody BLOBS
 	// true
-	// no trusted keys: set CUSTODY_TRUSTED_KEYS or -trusted-keys to comma-separated PEM public key files
+	// no trusted keys: set CUSTODY_TRUSTED_KEYS or -trusted-keys to comma-separated PEM public key files or a trust file (.yaml)
 }
 
 // A service's main registers the shared flags and its own, parses them and hands the rest

@@ -14,9 +14,11 @@ import (
 	"github.com/custody-dev/custody/pkg/verify"
 )
 
-// LoadTrustedKeys reads the PEM public keys in a comma-separated list of files. Each key
-// is named after its file, without directory or extension. An empty list is an error:
-// a service with no trusted keys would trust nothing, or worse, be configured wrong.
+// LoadTrustedKeys reads the trusted keys in a comma-separated list of files: PEM public
+// keys, each named after its file without directory or extension and trusted without a
+// window, and trust files (a name ending in .yaml or .yml, see verify.LoadTrustFile),
+// which name their keys and give each a validity window. An empty list is an error: a
+// service with no trusted keys would trust nothing, or worse, be configured wrong.
 func LoadTrustedKeys(files string) ([]verify.TrustedKey, error) {
 	paths := splitList(files)
 	if len(paths) == 0 {
@@ -24,6 +26,15 @@ func LoadTrustedKeys(files string) ([]verify.TrustedKey, error) {
 	}
 	keys := make([]verify.TrustedKey, 0, len(paths))
 	for _, f := range paths {
+		switch strings.ToLower(filepath.Ext(f)) {
+		case ".yaml", ".yml":
+			tf, err := verify.LoadTrustFile(f)
+			if err != nil {
+				return nil, err
+			}
+			keys = append(keys, tf...)
+			continue
+		}
 		data, err := os.ReadFile(f)
 		if err != nil {
 			return nil, fmt.Errorf("trusted key: %w", err)

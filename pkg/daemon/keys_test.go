@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -157,5 +158,38 @@ func TestRemoteOptions(t *testing.T) {
 				t.Errorf("user agent %q with RemoteOptions(%q)", a, ua)
 			}
 		}
+	}
+}
+
+// A .yaml or .yml entry is a trust file: its keys keep their names and windows, beside
+// plain PEM files in the same list.
+func TestLoadTrustedKeysTrustFile(t *testing.T) {
+	dir := t.TempDir()
+	pem := writeKey(t, filepath.Join(dir, "ci.pub"))
+	rotated := writeKey(t, filepath.Join(dir, "release-2025.pub"))
+	trust := "keys:\n  - name: release-2025\n    publicKey: release-2025.pub\n    notAfter: 2026-01-01T00:00:00Z\n"
+	for _, name := range []string{"trust.yaml", "trust.YML"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, name)
+			if err := os.WriteFile(path, []byte(trust), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			keys, err := daemon.LoadTrustedKeys(filepath.Join(dir, "ci.pub") + "," + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(keys) != 2 || keys[0].ID != pem.ID || !keys[0].NotAfter.IsZero() ||
+				keys[1].Name != "release-2025" || keys[1].ID != rotated.ID ||
+				!keys[1].NotAfter.Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) {
+				t.Fatalf("keys = %+v", keys)
+			}
+		})
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("keys:\n  - name: x\n    publicKey: release-2025.pub\n    window: 1h\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := daemon.LoadTrustedKeys(bad); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Fatalf("strict trust file: err = %v, want an error naming %s", err, bad)
 	}
 }

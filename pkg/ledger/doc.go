@@ -8,7 +8,7 @@
 // nothing. Requests are validated on the way in (digests must be sha256:<64 hex>, text
 // must be bounded UTF-8), so every Store rejects the same bad input with ErrInvalid.
 //
-// Implementations live in their own packages (ledger/sqlite; PostgreSQL later) and are
+// Implementations live in their own packages (ledger/sqlite, ledger/postgres) and are
 // held to one behaviour by the conformance suite in ledger/ledgertest.
 //
 // It is not the verifier: it stores what the ledger service has already verified with

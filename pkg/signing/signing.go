@@ -22,6 +22,7 @@ import (
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/sigstore/sigstore/pkg/signature/options"
 )
 
 // PayloadTypeInToto is the DSSE payloadType of in-toto statements.
@@ -37,10 +38,16 @@ const (
 // maxKeyFile bounds a key file read from disk.
 const maxKeyFile = 64 << 10
 
-// ErrWrongPassword is returned when an encrypted key cannot be decrypted.
-var ErrWrongPassword = errors.New("wrong password for encrypted key")
+// Sentinel errors.
+var (
+	// ErrWrongPassword is returned when an encrypted key cannot be decrypted.
+	ErrWrongPassword = errors.New("wrong password for encrypted key")
+	// ErrUnsupportedKey is returned for a key that is not ECDSA P-256.
+	ErrUnsupportedKey = errors.New("unsupported key type")
+)
 
-// Signer signs DSSE envelopes with one ECDSA P-256 key.
+// Signer signs DSSE envelopes with one ECDSA P-256 key, held in memory or in a KMS. It
+// wraps a sigstore signature.SignerVerifier and the key's public half.
 type Signer struct {
 	sv     signature.SignerVerifier
 	pub    crypto.PublicKey
@@ -54,22 +61,54 @@ func NewSigner(priv crypto.Signer) (*Signer, error) {
 	if !ok {
 		return nil, fmt.Errorf("signing: %T keys are not supported; use ECDSA P-256", priv)
 	}
-	if ec.Curve != elliptic.P256() {
-		return nil, fmt.Errorf("signing: ECDSA curve %s is not supported; use P-256", ec.Curve.Params().Name)
+	if err := checkPublicKey(ec.Public()); err != nil {
+		return nil, err
 	}
 	sv, err := signature.LoadECDSASignerVerifier(ec, crypto.SHA256)
 	if err != nil {
 		return nil, fmt.Errorf("signing: load key: %w", err)
 	}
-	id, err := KeyID(ec.Public())
+	return wrap(sv, ec.Public())
+}
+
+// FromSignerVerifier wraps a sigstore SignerVerifier (a KMS key, for instance). Its
+// public key must be ECDSA P-256, the algorithm cosign verifies with SHA-256.
+func FromSignerVerifier(ctx context.Context, sv signature.SignerVerifier) (*Signer, error) {
+	if sv == nil {
+		return nil, errors.New("signing: nil signer")
+	}
+	pub, err := sv.PublicKey(options.WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("signing: fetch public key: %w", err)
+	}
+	if err := checkPublicKey(pub); err != nil {
+		return nil, err
+	}
+	return wrap(sv, pub)
+}
+
+// checkPublicKey refuses every key but ECDSA P-256.
+func checkPublicKey(pub crypto.PublicKey) error {
+	ec, ok := pub.(*ecdsa.PublicKey)
+	if !ok {
+		return fmt.Errorf("signing: %T keys are not supported; use ECDSA P-256: %w", pub, ErrUnsupportedKey)
+	}
+	if ec.Curve != elliptic.P256() {
+		return fmt.Errorf("signing: ECDSA curve %s is not supported; use P-256: %w", ec.Curve.Params().Name, ErrUnsupportedKey)
+	}
+	return nil
+}
+
+func wrap(sv signature.SignerVerifier, pub crypto.PublicKey) (*Signer, error) {
+	id, err := KeyID(pub)
 	if err != nil {
 		return nil, err
 	}
-	pubPEM, err := cryptoutils.MarshalPublicKeyToPEM(ec.Public())
+	pubPEM, err := cryptoutils.MarshalPublicKeyToPEM(pub)
 	if err != nil {
 		return nil, fmt.Errorf("signing: encode public key: %w", err)
 	}
-	return &Signer{sv: sv, pub: ec.Public(), keyID: id, pubPEM: pubPEM}, nil
+	return &Signer{sv: sv, pub: pub, keyID: id, pubPEM: pubPEM}, nil
 }
 
 // KeyID is the hex sha256 of the signer's PKIX DER public key.
@@ -89,7 +128,7 @@ func (s *Signer) Sign(ctx context.Context, payloadType string, payload []byte) (
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	sig, err := s.sv.SignMessage(bytes.NewReader(dsse.PAE(payloadType, payload)))
+	sig, err := s.sv.SignMessage(bytes.NewReader(dsse.PAE(payloadType, payload)), options.WithContext(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("signing: sign envelope: %w", err)
 	}
@@ -141,6 +180,11 @@ func GenerateKey(password []byte) (privatePEM, publicPEM []byte, err error) {
 // ParsePrivateKeyPEM reads a cosign-format encrypted key (with password) or an
 // unencrypted PKCS#8 / SEC 1 PEM key.
 func ParsePrivateKeyPEM(data, password []byte) (crypto.Signer, error) {
+	return parsePrivateKeyPEM(data, func() ([]byte, error) { return password, nil })
+}
+
+// parsePrivateKeyPEM asks for the password only when the key is encrypted.
+func parsePrivateKeyPEM(data []byte, password func() ([]byte, error)) (crypto.Signer, error) {
 	block, rest := pem.Decode(data)
 	if block == nil {
 		return nil, errors.New("no PEM block found; expected a cosign key or a PKCS#8 private key")
@@ -152,11 +196,18 @@ func ParsePrivateKeyPEM(data, password []byte) (crypto.Signer, error) {
 	var err error
 	switch block.Type {
 	case pemEncryptedSigstore, pemEncryptedCosign:
-		der, derr := encrypted.Decrypt(block.Bytes, password)
+		var pw []byte
+		if password != nil {
+			if pw, err = password(); err != nil {
+				return nil, fmt.Errorf("key password: %w", err)
+			}
+		}
+		der, derr := encrypted.Decrypt(block.Bytes, pw)
 		if derr != nil {
 			return nil, fmt.Errorf("%w (set CUSTODY_KEY_PASSWORD): %v", ErrWrongPassword, derr)
 		}
 		key, err = x509.ParsePKCS8PrivateKey(der)
+		clear(der)
 	case "PRIVATE KEY":
 		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
 	case "EC PRIVATE KEY":
@@ -176,6 +227,10 @@ func ParsePrivateKeyPEM(data, password []byte) (crypto.Signer, error) {
 
 // LoadSignerFile reads a private key file (see ParsePrivateKeyPEM) and returns a Signer.
 func LoadSignerFile(path string, password []byte) (*Signer, error) {
+	return loadSignerFile(path, func() ([]byte, error) { return password, nil })
+}
+
+func loadSignerFile(path string, password func() ([]byte, error)) (*Signer, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
@@ -188,7 +243,7 @@ func LoadSignerFile(path string, password []byte) (*Signer, error) {
 	if len(data) > maxKeyFile {
 		return nil, fmt.Errorf("signing key %s: larger than %d bytes", path, maxKeyFile)
 	}
-	priv, err := ParsePrivateKeyPEM(data, password)
+	priv, err := parsePrivateKeyPEM(data, password)
 	if err != nil {
 		return nil, fmt.Errorf("signing key %s: %w", path, err)
 	}

@@ -86,6 +86,9 @@ type Result struct {
 	KeyIDs []string `json:"keyIds"`
 	// Payload is the verified statement's bytes.
 	Payload []byte `json:"-"`
+	// SignedAt is the time the keys' validity windows were checked at: the caller's
+	// SignedAt, or the verifier's clock.
+	SignedAt time.Time `json:"signedAt"`
 }
 
 type trusted struct {
@@ -124,6 +127,22 @@ func WithClock(now func() time.Time) Option {
 	return func(o *options) error { o.now = now; return nil }
 }
 
+// VerifyOption configures one call of Verify.
+type VerifyOption func(*verifyOptions)
+
+type verifyOptions struct {
+	signedAt time.Time
+}
+
+// SignedAt checks the trusted keys' validity windows at t, the time the evidence came
+// into being, instead of now: a key's signature counts only for evidence signed inside
+// its window. DSSE carries no signed time, so t comes from the caller (the time of the
+// event that announced the envelope, for instance) and the caller answers for it. A zero
+// t means now.
+func SignedAt(t time.Time) VerifyOption {
+	return func(o *verifyOptions) { o.signedAt = t }
+}
+
 // NewVerifier returns a Verifier trusting keys. It refuses an empty key set: with no
 // keys nothing could ever verify, and that is a configuration error to surface early.
 func NewVerifier(keys []TrustedKey, opts ...Option) (*Verifier, error) {
@@ -147,10 +166,13 @@ func NewVerifier(keys []TrustedKey, opts ...Option) (*Verifier, error) {
 			return nil, fmt.Errorf("verify: trusted key %s: id %s does not match its public key (%s)", k.Name, k.ID, id)
 		}
 		k.ID = id
-		if seen[id] {
+		// One key may be listed more than once with different windows (retired, then
+		// trusted again); each window counts.
+		window := id + "|" + k.NotBefore.String() + "|" + k.NotAfter.String()
+		if seen[window] {
 			continue
 		}
-		seen[id] = true
+		seen[window] = true
 		sv, err := signature.LoadVerifier(k.Public, crypto.SHA256)
 		if err != nil {
 			return nil, fmt.Errorf("verify: trusted key %s: %w", k.Name, err)
@@ -160,19 +182,26 @@ func NewVerifier(keys []TrustedKey, opts ...Option) (*Verifier, error) {
 	return v, nil
 }
 
-// KeyIDs lists the trusted keys' ids.
+// KeyIDs lists the trusted keys' ids, each once.
 func (v *Verifier) KeyIDs() []string {
-	ids := make([]string, len(v.keys))
-	for i, k := range v.keys {
-		ids[i] = k.key.ID
+	ids := make([]string, 0, len(v.keys))
+	for _, k := range v.keys {
+		if !slices.Contains(ids, k.key.ID) {
+			ids = append(ids, k.key.ID)
+		}
 	}
 	return ids
 }
 
 // Verify checks envelope against the trusted keys and that its statement is about
 // subjectDigest (sha256:<hex>). Any failure is an error; a nil error means at least one
-// trusted key, valid now, signed this exact statement about this exact digest.
-func (v *Verifier) Verify(ctx context.Context, envelope []byte, subjectDigest string) (*Result, error) {
+// trusted key, valid when the evidence was signed (now, unless SignedAt says otherwise),
+// signed this exact statement about this exact digest.
+func (v *Verifier) Verify(ctx context.Context, envelope []byte, subjectDigest string, opts ...VerifyOption) (*Result, error) {
+	var vo verifyOptions
+	for _, opt := range opts {
+		opt(&vo)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -202,7 +231,10 @@ func (v *Verifier) Verify(ctx context.Context, envelope []byte, subjectDigest st
 		return nil, fmt.Errorf("verify: envelope has no signatures: %w", ErrUntrusted)
 	}
 	pae := dsse.PAE(env.PayloadType, payload)
-	now := v.now()
+	at := vo.signedAt
+	if at.IsZero() {
+		at = v.now()
+	}
 	var keyIDs []string
 	for _, s := range env.Signatures {
 		sig, err := base64.StdEncoding.DecodeString(s.Sig)
@@ -210,7 +242,7 @@ func (v *Verifier) Verify(ctx context.Context, envelope []byte, subjectDigest st
 			continue // an unparseable signature counts for nothing, and against nothing
 		}
 		for _, k := range v.keys {
-			if slices.Contains(keyIDs, k.key.ID) || !k.key.ValidAt(now) {
+			if slices.Contains(keyIDs, k.key.ID) || !k.key.ValidAt(at) {
 				continue
 			}
 			if k.v.VerifySignature(bytes.NewReader(sig), bytes.NewReader(pae)) == nil {
@@ -220,7 +252,8 @@ func (v *Verifier) Verify(ctx context.Context, envelope []byte, subjectDigest st
 		}
 	}
 	if len(keyIDs) == 0 {
-		return nil, fmt.Errorf("verify: %d signature(s) checked against %d trusted key(s): %w", len(env.Signatures), len(v.keys), ErrUntrusted)
+		return nil, fmt.Errorf("verify: %d signature(s) checked against %d trusted key(s): %w (key validity windows checked at %s)",
+			len(env.Signatures), len(v.KeyIDs()), ErrUntrusted, at.UTC().Format(time.RFC3339))
 	}
 	st, err := ParseStatement(payload)
 	if err != nil {
@@ -237,6 +270,7 @@ func (v *Verifier) Verify(ctx context.Context, envelope []byte, subjectDigest st
 		PredicateType:  st.GetPredicateType(),
 		KeyIDs:         keyIDs,
 		Payload:        payload,
+		SignedAt:       at,
 	}, nil
 }
 

@@ -8,7 +8,8 @@
 //	GET /v1/promotions/{id}                 where a promotion request stands
 //	GET /healthz                            200 while the database answers
 //
-// Storage is whatever ledger.Store it is given (SQLite in development). The service
-// does not sign, decide or promote, and does not yet keep the append-only Merkle log:
-// recorded attestations carry log index -1.
+// Storage is whatever ledger.Store it is given; OpenStore opens SQLite for a file path
+// and PostgreSQL for a postgres:// URL. The service does not sign, decide or promote,
+// and does not yet keep the append-only Merkle log: recorded attestations carry log
+// index -1.
 package ledger

@@ -15,6 +15,7 @@ import (
 	"github.com/custody-dev/custody/pkg/blob"
 	"github.com/custody-dev/custody/pkg/events"
 	"github.com/custody-dev/custody/pkg/ledger"
+	"github.com/custody-dev/custody/pkg/verify"
 	eventsv1 "github.com/custody-dev/custody/proto/custody/events/v1"
 )
 
@@ -233,7 +234,7 @@ func (s *Service) onAttestation(ctx context.Context, msg *events.Message, log *s
 		// Not found yet, or the blob store is unreachable: worth another try.
 		return fmt.Errorf("fetch envelope: %w", err)
 	}
-	res, err := s.verifier.Verify(ctx, envelope, digest)
+	res, err := s.verifier.Verify(ctx, envelope, digest, verify.SignedAt(signedAt(msg.Time, time.Now())))
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("verify envelope %s: %w", envDigest, err)
@@ -350,6 +351,19 @@ func (s *Service) onPromotionFailed(ctx context.Context, msg *events.Message) er
 		Status: ledger.PromotionFailed, Error: clean(p.GetError(), ledger.MaxLongText), FinishedAt: msg.Time,
 	}})
 	return err
+}
+
+// signedAt is the time an attestation's envelope is taken to have been signed, at which
+// the trusted keys' validity windows are checked: DSSE carries no signed time, so the
+// AttestationSigned event's ce-time stands for it, but never later than the ledger's own
+// receipt (now). A ce-time in the future therefore cannot reach a key whose window has
+// not opened yet; a ce-time in the past is believed, which is what lets evidence signed
+// before a rotation still verify after it. A missing ce-time means now.
+func signedAt(eventTime, now time.Time) time.Time {
+	if eventTime.IsZero() || eventTime.After(now) {
+		return now
+	}
+	return eventTime
 }
 
 // protoTime keeps a timestamp only when the event set one.

@@ -38,7 +38,7 @@ func commands() []command {
 		{"event", "publish a pipeline event: `custody event build --image REF@sha256:... ...`", runEvent},
 		{"promote", "request promotion of an image by digest: `custody promote REF@sha256:... --to REPO[:TAG] --wait`", runPromote},
 		{"provenance", "show where a digest came from: build, attestations, decisions, promotions, timeline", runProvenance},
-		{"keys", "generate a signing key pair in cosign's format: `custody keys generate`", runKeys},
+		{"keys", "signing keys: `custody keys generate` (cosign format), `custody keys id FILE.pub`", runKeys},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/custody-dev/custody/pkg/devregistry"
 	"github.com/custody-dev/custody/pkg/events"
 	"github.com/custody-dev/custody/pkg/ledger"
-	"github.com/custody-dev/custody/pkg/ledger/sqlite"
 	"github.com/custody-dev/custody/pkg/policy"
 	"github.com/custody-dev/custody/pkg/signing"
 	"github.com/custody-dev/custody/pkg/telemetry"
@@ -39,6 +38,7 @@ type devConfig struct {
 	natsURL, stream, prefix, bucket    string
 	evidenceWait                       time.Duration
 	logLevel                           string
+	db                                 string // ledger database; "" is DATA/ledger.db
 }
 
 func (c devConfig) validate() error {
@@ -73,6 +73,7 @@ func runDev(ctx context.Context, e env, args []string) error {
 	fs.StringVar(&c.bucket, "blob-bucket", "", "blob store bucket `NAME` (default <stream>_BLOBS)")
 	fs.DurationVar(&c.evidenceWait, "evidence-wait", 60*time.Second, "how long the gate waits for required evidence")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn, error")
+	fs.StringVar(&c.db, "db", "", "ledger database: a SQLite `FILE`, or a postgres:// URL (default DATA/ledger.db)")
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -200,7 +201,11 @@ func (s *devStack) start(ctx context.Context, e env) error {
 	if err != nil {
 		return err
 	}
-	store, err := sqlite.Open(ctx, filepath.Join(c.data, "ledger.db"))
+	dbRef := c.db
+	if dbRef == "" {
+		dbRef = filepath.Join(c.data, "ledger.db")
+	}
+	store, err := ledgersvc.OpenStore(ctx, dbRef)
 	if err != nil {
 		return err
 	}
@@ -315,7 +320,8 @@ func (s *devStack) serve(ctx context.Context, name, addr string, h http.Handler)
 }
 
 // devKeys loads the development signing key, generating it on first start, and the
-// trusted keys: the development key plus any keys/trusted/*.pub.
+// trusted keys: the development key plus any keys/trusted/*.pub and the keys (with their
+// validity windows) of any trust files keys/trusted/*.yaml.
 func devKeys(dir string) (*signing.Signer, []verify.TrustedKey, error) {
 	prefix := filepath.Join(dir, "custody")
 	if _, _, err := generateKeyFiles(prefix, true, false); err != nil {
@@ -340,6 +346,14 @@ func devKeys(dir string) (*signing.Signer, []verify.TrustedKey, error) {
 			return nil, nil, err
 		}
 		keys = append(keys, k)
+	}
+	trustFiles, _ := filepath.Glob(filepath.Join(dir, "trusted", "*.yaml"))
+	for _, p := range trustFiles {
+		tf, err := verify.LoadTrustFile(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		keys = append(keys, tf...)
 	}
 	return signer, keys, nil
 }

@@ -8,16 +8,26 @@ import (
 	"path/filepath"
 
 	"github.com/custody-dev/custody/pkg/signing"
+	"github.com/custody-dev/custody/pkg/verify"
 )
 
-func runKeys(ctx context.Context, e env, args []string) error {
-	if len(args) == 0 || args[0] != "generate" {
-		return usageErr("say what to do: `custody keys generate [--output-prefix P]`")
+func runKeys(_ context.Context, e env, args []string) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "generate":
+			return runKeysGenerate(e, args[1:])
+		case "id":
+			return runKeysID(e, args[1:])
+		}
 	}
+	return usageErr("say what to do: `custody keys generate [--output-prefix P]` or `custody keys id FILE.pub`")
+}
+
+func runKeysGenerate(e env, args []string) error {
 	fs := newFlags(e, "keys generate", "keys generate [--output-prefix custody] [--if-missing]")
 	prefix := fs.String("output-prefix", "custody", "write `P`.key (encrypted, cosign format) and P.pub")
 	ifMissing := fs.Bool("if-missing", false, "do nothing if P.key already exists")
-	rest, err := parse(fs, args[1:])
+	rest, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -29,6 +39,29 @@ func runKeys(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "private key: %s (password from CUSTODY_KEY_PASSWORD)\npublic key:  %s\n", keyPath, pubPath)
+	return nil
+}
+
+// runKeysID prints the key id of a PEM public key: the hex sha256 of its PKIX DER, as
+// the ledger records it and trust files are matched by.
+func runKeysID(e env, args []string) error {
+	fs := newFlags(e, "keys id", "keys id FILE.pub")
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usageErr("name one PEM public key file: `custody keys id FILE.pub`")
+	}
+	data, err := os.ReadFile(rest[0])
+	if err != nil {
+		return err
+	}
+	k, err := verify.ParseTrustedKeyPEM(rest[0], data)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, k.ID)
 	return nil
 }
 

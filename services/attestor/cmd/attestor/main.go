@@ -4,9 +4,10 @@
 // Configuration comes from flags, which default to the environment: CUSTODY_NATS_URL
 // (nats://127.0.0.1:4222), CUSTODY_STREAM, CUSTODY_SUBJECT_PREFIX, CUSTODY_BLOB_BUCKET
 // (CUSTODY_BLOBS), CUSTODY_INSECURE_REGISTRIES (comma-separated registry hosts to reach
-// over plain HTTP), CUSTODY_SIGNING_KEY (path of a cosign-format key file). The key's
-// password is read from CUSTODY_KEY_PASSWORD only, removed from the environment once
-// read, and never logged. Registry credentials come from the Docker config
+// over plain HTTP), CUSTODY_SIGNING_KEY (a key reference: the path of a cosign-format key
+// file, or a KMS URI: awskms://, gcpkms://, azurekms://, hashivault://; KMS credentials
+// come from each provider's usual environment). A key file's password is read from
+// CUSTODY_KEY_PASSWORD only, removed from the environment once read, and never logged. Registry credentials come from the Docker config
 // (~/.docker/config.json) and credential helpers.
 package main
 
@@ -33,7 +34,7 @@ type config struct {
 func (c config) Validate() error {
 	errs := []error{c.Common.Validate()}
 	if c.keyPath == "" {
-		errs = append(errs, errors.New("no signing key: set CUSTODY_SIGNING_KEY or -key to a cosign key file"))
+		errs = append(errs, errors.New("no signing key: set CUSTODY_SIGNING_KEY or -key to a cosign key file or a KMS URI"))
 	}
 	if c.concurrency < 1 || c.concurrency > 64 {
 		errs = append(errs, fmt.Errorf("concurrency %d must be 1-64", c.concurrency))
@@ -44,7 +45,7 @@ func (c config) Validate() error {
 func main() {
 	cfg := config{Common: daemon.Common{Name: "attestor", Uses: daemon.UsesBlobs | daemon.UsesRegistries | daemon.UsesReplicas}}
 	cfg.RegisterFlags(flag.CommandLine)
-	flag.StringVar(&cfg.keyPath, "key", os.Getenv("CUSTODY_SIGNING_KEY"), "cosign-format signing key file (password in CUSTODY_KEY_PASSWORD)")
+	flag.StringVar(&cfg.keyPath, "key", os.Getenv("CUSTODY_SIGNING_KEY"), "signing key `ref`: a cosign-format key file (password in CUSTODY_KEY_PASSWORD) or a KMS URI (awskms://, gcpkms://, azurekms://, hashivault://)")
 	flag.IntVar(&cfg.concurrency, "concurrency", 2, "events handled at once per consumer")
 	flag.Parse()
 
@@ -58,7 +59,7 @@ func run(ctx context.Context, cfg config, password []byte, log *slog.Logger) err
 	if err != nil {
 		return err
 	}
-	signer, err := signing.LoadSignerFile(cfg.keyPath, password)
+	signer, err := signing.LoadSigner(ctx, cfg.keyPath, func() ([]byte, error) { return password, nil })
 	clear(password)
 	if err != nil {
 		return fmt.Errorf("load signing key %s: %w", cfg.keyPath, err)

@@ -2,7 +2,8 @@
 // provenance and promotion-status API.
 //
 // Configuration comes from flags, which default to the environment: CUSTODY_DB
-// (./custody.db), CUSTODY_TRUSTED_KEYS (comma-separated PEM public key files; required),
+// (./custody.db: a SQLite file path, or a postgres:// or postgresql:// URL for
+// PostgreSQL), CUSTODY_TRUSTED_KEYS (comma-separated PEM public key files; required),
 // CUSTODY_HTTP_ADDR (127.0.0.1:8081), CUSTODY_NATS_URL (nats://127.0.0.1:4222),
 // CUSTODY_STREAM, CUSTODY_SUBJECT_PREFIX and CUSTODY_BLOB_BUCKET (CUSTODY_BLOBS).
 package main
@@ -18,21 +19,20 @@ import (
 	"time"
 
 	"github.com/custody-dev/custody/pkg/daemon"
-	"github.com/custody-dev/custody/pkg/ledger/sqlite"
 	"github.com/custody-dev/custody/pkg/verify"
 	"github.com/custody-dev/custody/services/ledger"
 )
 
 type config struct {
 	daemon.Common
-	dbPath   string
+	dbRef    string
 	httpAddr string
 }
 
 func (c config) Validate() error {
 	var errs []error
-	if c.dbPath == "" {
-		errs = append(errs, errors.New("database path is empty; set CUSTODY_DB or -db"))
+	if c.dbRef == "" {
+		errs = append(errs, errors.New("database is empty; set CUSTODY_DB or -db to a SQLite file or a postgres:// URL"))
 	}
 	if _, _, err := net.SplitHostPort(c.httpAddr); err != nil {
 		errs = append(errs, fmt.Errorf("http address %q: %w", c.httpAddr, err))
@@ -43,7 +43,7 @@ func (c config) Validate() error {
 func main() {
 	cfg := config{Common: daemon.Common{Name: "ledger", Uses: daemon.UsesBlobs | daemon.UsesTrustedKeys}}
 	cfg.RegisterFlags(flag.CommandLine)
-	flag.StringVar(&cfg.dbPath, "db", daemon.EnvOr("CUSTODY_DB", "./custody.db"), "SQLite database `file`")
+	flag.StringVar(&cfg.dbRef, "db", daemon.EnvOr("CUSTODY_DB", "./custody.db"), "ledger database: a SQLite `file`, or a postgres:// URL")
 	flag.StringVar(&cfg.httpAddr, "http", daemon.EnvOr("CUSTODY_HTTP_ADDR", "127.0.0.1:8081"), "address to serve HTTP on")
 	flag.Parse()
 	daemon.Main(cfg.Name, cfg.Validate, func(ctx context.Context, log *slog.Logger) error { return run(ctx, cfg, log) })
@@ -58,7 +58,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	store, err := sqlite.Open(ctx, cfg.dbPath)
+	store, err := ledger.OpenStore(ctx, cfg.dbRef)
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	srv := daemon.HTTPServer(cfg.httpAddr, http.MaxBytesHandler(svc.Handler(), 64<<10), log)
 	errc := make(chan error, 1)
 	go func() {
-		log.Info("serving", "addr", cfg.httpAddr, "db", cfg.dbPath, "trusted_keys", verifier.KeyIDs())
+		log.Info("serving", "addr", cfg.httpAddr, "db", ledger.RedactStoreRef(cfg.dbRef), "trusted_keys", verifier.KeyIDs())
 		errc <- srv.ListenAndServe()
 	}()
 	var serveErr error
