@@ -10,10 +10,10 @@ ADDR      ?= 127.0.0.1:8080
 REG_ADDR  ?= 127.0.0.1:5000
 export GOTOOLCHAIN := local
 
-.PHONY: help build run test test-gowork-off e2e lint gen check-generated bench tools fuzz clean
+.PHONY: help build run test test-gowork-off e2e lint gen check-generated bench tools cosign fuzz clean
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}'
 
 build: ## Build the custody command and every service binary into bin/
 	@mkdir -p $(BIN)
@@ -29,7 +29,7 @@ test: ## Unit and integration tests of every module (embedded NATS and SQLite un
 test-gowork-off: ## Build, vet and test every module on its own (GOWORK=off), as a consumer of one module would
 	@set -e; for m in $(MODULES); do echo "--- GOWORK=off $$m"; (cd $$m && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -count=1 ./...); done
 
-e2e: ## End-to-end tests: `custody dev` as a process, a registry, build → scan → attest → gate → promote
+e2e: cosign ## End-to-end tests: `custody dev` as a process, a registry, build → scan → attest → gate → promote
 	cd services/custody && $(GO) test -count=1 -tags e2e -run 'E2E' -timeout 20m -v ./e2e/...
 
 lint: ## gofmt, go vet and staticcheck over every module
@@ -41,6 +41,11 @@ tools: ## Build the pinned code generators and checkers (buf, protoc-gen-go, ben
 	@mkdir -p $(BIN)
 	@cd scripts/tools && GOWORK=off $(GO) build -o $(BIN)/ github.com/bufbuild/buf/cmd/buf google.golang.org/protobuf/cmd/protoc-gen-go \
 		golang.org/x/perf/cmd/benchstat honnef.co/go/tools/cmd/staticcheck
+
+cosign: ## Build the pinned cosign v2 and v3 (scripts/tools/cosign-v*) into bin/ for the interoperability e2e test
+	@mkdir -p $(BIN)
+	cd scripts/tools/cosign-v2 && GOWORK=off $(GO) build -o $(BIN)/cosign-v2 github.com/sigstore/cosign/v2/cmd/cosign
+	cd scripts/tools/cosign-v3 && GOWORK=off $(GO) build -o $(BIN)/cosign-v3 github.com/sigstore/cosign/v3/cmd/cosign
 
 gen: tools ## Regenerate protobuf code with buf and protoc-gen-go
 	cd proto && PATH="$(BIN):$$PATH" $(BIN)/buf lint && PATH="$(BIN):$$PATH" $(BIN)/buf generate

@@ -245,16 +245,7 @@ func runFlow(t *testing.T, extra []string) {
 	defer d.stop(t)
 
 	// An image built by the trusted dev builder is promoted by digest with its evidence.
-	ref, digest := pushImage(t, d.registry, "staging/app")
-	if out, code := d.custody(t, "event", "build", "--image", ref.String(), "--source-repo", "https://git.example/app",
-		"--commit", "0123456789abcdef0123456789abcdef01234567"); code != 0 {
-		t.Fatalf("event build: exit %d %s\n%s", code, out, d.log)
-	}
-	dest := d.registry + "/prod/app:1.0"
-	if out, code := d.custody(t, "promote", ref.String(), "--to", dest, "--wait", "--timeout", "90s"); code != 0 {
-		t.Fatalf("promote: exit %d\n%s\nservice log:\n%s", code, out, d.log)
-	}
-	destTag, _ := name.NewTag(dest)
+	ref, digest, destTag := d.buildAndPromote(t, "app")
 	desc, err := remote.Head(destTag)
 	if err != nil {
 		t.Fatalf("destination tag: %v", err)
@@ -326,6 +317,27 @@ func runFlow(t *testing.T, extra []string) {
 	if desc, err := remote.Head(destTag); err != nil || desc.Digest != digest {
 		t.Errorf("after restart the destination tag is %v, %v", desc, err)
 	}
+}
+
+// buildAndPromote pushes an image to staging/<app>, publishes its build event from the
+// trusted dev builder, and promotes it to prod/<app>:1.0, waiting for the promotion to
+// complete. It returns the staging reference, the image digest and the destination tag.
+func (d *devStack) buildAndPromote(t *testing.T, app string) (name.Digest, v1.Hash, name.Tag) {
+	t.Helper()
+	ref, digest := pushImage(t, d.registry, "staging/"+app)
+	if out, code := d.custody(t, "event", "build", "--image", ref.String(), "--source-repo", "https://git.example/"+app,
+		"--commit", "0123456789abcdef0123456789abcdef01234567"); code != 0 {
+		t.Fatalf("event build: exit %d %s\n%s", code, out, d.log)
+	}
+	dest := d.registry + "/prod/" + app + ":1.0"
+	if out, code := d.custody(t, "promote", ref.String(), "--to", dest, "--wait", "--timeout", "90s"); code != 0 {
+		t.Fatalf("promote: exit %d\n%s\nservice log:\n%s", code, out, d.log)
+	}
+	destTag, err := name.NewTag(dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref, digest, destTag
 }
 
 func mustDigest(t *testing.T, d name.Digest) string {
