@@ -32,7 +32,8 @@ test-gowork-off: ## Build, vet and test every module on its own (GOWORK=off), as
 e2e: cosign ## End-to-end tests: `custody dev` as a process, a registry, build → scan → attest → gate → promote
 	cd services/custody && $(GO) test -count=1 -tags e2e -run 'E2E' -timeout 20m -v ./e2e/...
 
-lint: ## gofmt, go vet and staticcheck over every module
+lint: ## gofmt, go mod tidy (no diff), go vet and staticcheck over every module
+	@set -e; for m in $(MODULES); do (cd $$m && GOWORK=off $(GO) mod tidy -diff >/dev/null) || { echo "$$m: go.mod/go.sum are not tidy: run 'cd $$m && GOWORK=off go mod tidy'"; exit 1; }; done
 	@set -e; out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	@set -e; for m in $(MODULES); do (cd $$m && $(GO) vet ./...); done
 	@set -e; $(MAKE) --no-print-directory tools; for m in $(MODULES); do (cd $$m && $(BIN)/staticcheck -tags e2e ./...); done
