@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/custody-dev/custody/pkg/blob"
 	"github.com/custody-dev/custody/pkg/events"
@@ -162,12 +163,24 @@ func subjectDigest(msg *events.Message, payloadDigest string) (string, error) {
 	return payloadDigest, nil
 }
 
+// digestPayload is an event payload that names the artifact it is about.
+type digestPayload interface {
+	proto.Message
+	GetDigest() string
+}
+
+// decodeAbout decodes msg's payload into m and returns the artifact digest it names,
+// checked against ce-subject.
+func decodeAbout(msg *events.Message, m digestPayload) (string, error) {
+	if err := msg.Decode(m); err != nil {
+		return "", err
+	}
+	return subjectDigest(msg, m.GetDigest())
+}
+
 func (s *Service) onBuild(ctx context.Context, msg *events.Message) error {
 	var b eventsv1.BuildCompleted
-	if err := msg.Decode(&b); err != nil {
-		return err
-	}
-	digest, err := subjectDigest(msg, b.GetDigest())
+	digest, err := decodeAbout(msg, &b)
 	if err != nil {
 		return err
 	}
@@ -183,10 +196,7 @@ func (s *Service) onBuild(ctx context.Context, msg *events.Message) error {
 
 func (s *Service) onScan(ctx context.Context, msg *events.Message) error {
 	var sc eventsv1.ScanCompleted
-	if err := msg.Decode(&sc); err != nil {
-		return err
-	}
-	digest, err := subjectDigest(msg, sc.GetDigest())
+	digest, err := decodeAbout(msg, &sc)
 	if err != nil {
 		return err
 	}
@@ -215,10 +225,7 @@ func scanStatus(st eventsv1.ScanStatus) ledger.ScanStatus {
 // about signers or predicate is believed; only the verified envelope counts.
 func (s *Service) onAttestation(ctx context.Context, msg *events.Message, log *slog.Logger) error {
 	var a eventsv1.AttestationSigned
-	if err := msg.Decode(&a); err != nil {
-		return err
-	}
-	digest, err := subjectDigest(msg, a.GetDigest())
+	digest, err := decodeAbout(msg, &a)
 	if err != nil {
 		return err
 	}
@@ -275,10 +282,7 @@ func (s *Service) onAttestation(ctx context.Context, msg *events.Message, log *s
 
 func (s *Service) onPromotionRequested(ctx context.Context, msg *events.Message) error {
 	var p eventsv1.PromotionRequested
-	if err := msg.Decode(&p); err != nil {
-		return err
-	}
-	digest, err := subjectDigest(msg, p.GetDigest())
+	digest, err := decodeAbout(msg, &p)
 	if err != nil {
 		return err
 	}
@@ -291,10 +295,7 @@ func (s *Service) onPromotionRequested(ctx context.Context, msg *events.Message)
 
 func (s *Service) onDecision(ctx context.Context, msg *events.Message) error {
 	var d eventsv1.PromotionDecided
-	if err := msg.Decode(&d); err != nil {
-		return err
-	}
-	digest, err := subjectDigest(msg, d.GetDigest())
+	digest, err := decodeAbout(msg, &d)
 	if err != nil {
 		return err
 	}
@@ -323,10 +324,7 @@ func (s *Service) onDecision(ctx context.Context, msg *events.Message) error {
 
 func (s *Service) onPromotionCompleted(ctx context.Context, msg *events.Message) error {
 	var p eventsv1.PromotionCompleted
-	if err := msg.Decode(&p); err != nil {
-		return err
-	}
-	digest, err := subjectDigest(msg, p.GetDigest())
+	digest, err := decodeAbout(msg, &p)
 	if err != nil {
 		return err
 	}
@@ -339,10 +337,7 @@ func (s *Service) onPromotionCompleted(ctx context.Context, msg *events.Message)
 
 func (s *Service) onPromotionFailed(ctx context.Context, msg *events.Message) error {
 	var p eventsv1.PromotionFailed
-	if err := msg.Decode(&p); err != nil {
-		return err
-	}
-	digest, err := subjectDigest(msg, p.GetDigest())
+	digest, err := decodeAbout(msg, &p)
 	if err != nil {
 		return err
 	}
