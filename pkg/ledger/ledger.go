@@ -51,6 +51,20 @@ type Store interface {
 	// first; an empty list (not an error) when there are none.
 	AttestationsFor(ctx context.Context, digest string) ([]Attestation, error)
 
+	// AppendLog appends an entry to the append-only log at the next index (indexes run
+	// 0, 1, 2... without gaps). Idempotent on (Kind, Key): the same entry again returns
+	// its existing index with Inserted false; a different entry under a recorded key is
+	// ErrConflict.
+	AppendLog(ctx context.Context, req AppendLogRequest) (AppendLogResponse, error)
+	// LogSize returns the number of entries in the log.
+	LogSize(ctx context.Context) (int64, error)
+	// LogEntries returns the entries with start <= index < end, in index order; fewer
+	// when the log is shorter. At most MaxLogPage entries may be asked for at once.
+	LogEntries(ctx context.Context, start, end int64) ([]LogEntry, error)
+	// LogLeafHashes returns the stored leaf hashes of the first size entries, or
+	// ErrInvalid when the log has fewer.
+	LogLeafHashes(ctx context.Context, size int64) ([][]byte, error)
+
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database. It is safe to call twice.
@@ -324,4 +338,31 @@ type UpdatePromotionResponse struct {
 	// Changed: the row differs from before (always true when Inserted).
 	Changed   bool
 	Promotion Promotion
+}
+
+// LogEntry is one entry of the append-only log (see pkg/tlog).
+type LogEntry struct {
+	Index int64
+	// Kind says what the entry records ("attestation", "decision"); with Key, what it is
+	// idempotent on.
+	Kind string
+	Key  string
+	// Entry is the logged content, canonical JSON; LeafHash is tlog.LeafHash(Entry) as
+	// computed when the entry was appended.
+	Entry     []byte
+	LeafHash  []byte
+	CreatedAt time.Time
+}
+
+// AppendLogRequest asks to append Entry to the log under (Kind, Key).
+type AppendLogRequest struct {
+	Kind  string
+	Key   string
+	Entry []byte
+}
+
+// AppendLogResponse reports the entry's index and whether it was new.
+type AppendLogResponse struct {
+	Index    int64
+	Inserted bool
 }

@@ -21,6 +21,10 @@ const (
 	MaxLongText = 16 << 10
 	// MaxListItems bounds reasons, key ids and attestation digests.
 	MaxListItems = 1024
+	// MaxLogEntry bounds one log entry.
+	MaxLogEntry = 64 << 10
+	// MaxLogPage bounds how many log entries one LogEntries call returns.
+	MaxLogPage = 1000
 )
 
 var (
@@ -35,6 +39,31 @@ func ValidDigest(d string) bool { return digestRE.MatchString(d) }
 func CheckDigest(what, d string) error {
 	if !ValidDigest(d) {
 		return fmt.Errorf("%w: %s %q is not sha256:<64 lowercase hex>", ErrInvalid, what, truncate(d))
+	}
+	return nil
+}
+
+var logKindRE = regexp.MustCompile(`^[a-z][a-z0-9_.-]{0,63}$`)
+
+// Validate reports what is wrong with the request, wrapping ErrInvalid.
+func (r AppendLogRequest) Validate() error {
+	var v validator
+	if !logKindRE.MatchString(r.Kind) {
+		v.fail("log kind %q must be 1-64 lowercase letters, digits, '_', '.', '-'", truncate(r.Kind))
+	}
+	v.required("log key", r.Key)
+	v.text("log key", r.Key, 512)
+	if len(r.Entry) == 0 || len(r.Entry) > MaxLogEntry {
+		v.fail("log entry is %d bytes, want 1-%d", len(r.Entry), MaxLogEntry)
+	}
+	return v.err()
+}
+
+// CheckLogRange returns an ErrInvalid error unless 0 <= start <= end and the range is
+// at most MaxLogPage entries.
+func CheckLogRange(start, end int64) error {
+	if start < 0 || end < start || end-start > MaxLogPage {
+		return fmt.Errorf("%w: log range [%d, %d) must have 0 <= start <= end and at most %d entries", ErrInvalid, start, end, MaxLogPage)
 	}
 	return nil
 }

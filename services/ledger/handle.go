@@ -254,13 +254,22 @@ func (s *Service) onAttestation(ctx context.Context, msg *events.Message, log *s
 		log.Warn("attestation event names a different predicate type than its verified statement; recording the statement's",
 			"envelope", envDigest, "claimed", clean(a.GetPredicateType(), 256), "verified", res.PredicateType)
 	}
-	put, err := s.store.PutAttestation(ctx, ledger.PutAttestationRequest{Attestation: ledger.Attestation{
+	req := ledger.PutAttestationRequest{Attestation: ledger.Attestation{
 		EnvelopeDigest: res.EnvelopeDigest, SubjectDigest: digest, Image: a.GetImage(), PredicateType: res.PredicateType,
 		KeyIDs: res.KeyIDs, Envelope: ledger.Blob{
 			Digest: envDigest, MediaType: a.GetEnvelope().GetMediaType(), Size: int64(len(envelope)),
 		},
 		Attachment: a.GetAttachment(), EventID: msg.ID, LogIndex: -1,
-	}})
+	}}
+	if err := req.Validate(); err != nil {
+		return err
+	}
+	// Log first, then store with the index: a redelivery after a crash in between gets
+	// the same index back from the idempotent append.
+	if req.Attestation.LogIndex, err = s.logAttestation(ctx, req.Attestation); err != nil {
+		return err
+	}
+	put, err := s.store.PutAttestation(ctx, req)
 	if err != nil {
 		return err
 	}
@@ -308,11 +317,18 @@ func (s *Service) onDecision(ctx context.Context, msg *events.Message) error {
 	if decided.IsZero() {
 		decided = msg.Time
 	}
-	if _, err := s.store.PutDecision(ctx, ledger.PutDecisionRequest{Decision: ledger.Decision{
+	req := ledger.PutDecisionRequest{Decision: ledger.Decision{
 		RequestID: d.GetRequestId(), Digest: digest, Image: d.GetImage(), Destination: d.GetDestination(),
 		Verdict: verdict, Reasons: d.GetReasons(), PolicyName: d.GetPolicyName(), PolicyDigest: d.GetPolicyDigest(),
 		AttestationDigests: d.GetAttestationDigests(), DecidedAt: decided, EventID: msg.ID,
-	}}); err != nil {
+	}}
+	if err := req.Validate(); err != nil {
+		return err
+	}
+	if _, err := s.logDecision(ctx, req.Decision); err != nil {
+		return err
+	}
+	if _, err := s.store.PutDecision(ctx, req); err != nil {
 		return err
 	}
 	_, err = s.store.UpdatePromotion(ctx, ledger.UpdatePromotionRequest{Promotion: ledger.Promotion{

@@ -26,6 +26,7 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc(PatternProvenance, s.getProvenance)
 	mux.HandleFunc(PatternPromotion, s.getPromotion)
 	mux.HandleFunc(PatternHealth, s.health)
+	s.logRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		// Tell a wrong method from a wrong path, in JSON like every other answer.
 		get := r.Clone(r.Context())

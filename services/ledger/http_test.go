@@ -107,7 +107,8 @@ func TestPatternsAreMountable(t *testing.T) {
 	// custody dev mounts every service's handler on one server; the patterns must be
 	// valid Go 1.22 mux patterns that do not collide with each other.
 	mux := http.NewServeMux()
-	for _, p := range []string{svc.PatternProvenance, svc.PatternPromotion, svc.PatternHealth} {
+	for _, p := range []string{svc.PatternProvenance, svc.PatternPromotion, svc.PatternHealth,
+		svc.PatternLogCheckpoint, svc.PatternLogKey, svc.PatternLogEntries, svc.PatternLogInclusion, svc.PatternLogConsistency} {
 		mux.Handle(p, http.NotFoundHandler())
 	}
 }

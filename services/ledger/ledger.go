@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/custody-dev/custody/pkg/blob"
 	"github.com/custody-dev/custody/pkg/events"
 	"github.com/custody-dev/custody/pkg/ledger"
@@ -29,6 +31,10 @@ type Service struct {
 	spec     events.ConsumerSpec
 	timeout  time.Duration
 	handler  http.Handler
+	// logSigner signs checkpoints of the append-only log and logKey is its verifier
+	// key; both nil/empty when the service was built without WithLogSigner.
+	logSigner note.Signer
+	logKey    string
 
 	mu       sync.Mutex
 	started  bool
@@ -40,6 +46,8 @@ type options struct {
 	concurrency  int
 	backoff      []time.Duration
 	queryTimeout time.Duration
+	logSigner    note.Signer
+	logKey       string
 }
 
 // Option configures a Service.
@@ -94,6 +102,27 @@ func WithQueryTimeout(d time.Duration) Option {
 	}
 }
 
+// WithLogSigner sets the key that signs checkpoints of the append-only log, and its
+// verifier key (note.GenerateKey's vkey), which GET /v1/log/key serves. The key's name
+// is the log's origin. Without it the ledger still appends every attestation and
+// decision to the log, but serves no checkpoint.
+func WithLogSigner(signer note.Signer, verifierKey string) Option {
+	return func(o *options) error {
+		if signer == nil {
+			return errors.New("ledger: nil log signer")
+		}
+		v, err := note.NewVerifier(verifierKey)
+		if err != nil {
+			return fmt.Errorf("ledger: log verifier key: %w", err)
+		}
+		if v.Name() != signer.Name() || v.KeyHash() != signer.KeyHash() {
+			return fmt.Errorf("ledger: log verifier key %q does not match the signer %q", v.Name(), signer.Name())
+		}
+		o.logSigner, o.logKey = signer, verifierKey
+		return nil
+	}
+}
+
 // New returns a Service that consumes from bus, fetches envelopes from blobs, verifies
 // them with verifier and records into store. The caller owns bus, blobs and store.
 func New(bus *events.Bus, blobs *blob.Store, store ledger.Store, verifier *verify.Verifier, opts ...Option) (*Service, error) {
@@ -121,6 +150,7 @@ func New(bus *events.Bus, blobs *blob.Store, store ledger.Store, verifier *verif
 	}
 	s := &Service{
 		bus: bus, blobs: blobs, store: store, verifier: verifier, log: o.log, timeout: o.queryTimeout,
+		logSigner: o.logSigner, logKey: o.logKey,
 		spec: events.ConsumerSpec{
 			Name: ConsumerName, Type: "custody.>", Concurrency: o.concurrency, Backoff: o.backoff,
 		},

@@ -18,6 +18,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -47,6 +48,8 @@ type fixture struct {
 	trusted   *signing.Signer
 	untrusted *signing.Signer
 	log       testWriter
+	logSigner note.Signer
+	logKey    string
 }
 
 func newSigner(t *testing.T) *signing.Signer {
@@ -84,6 +87,14 @@ func newFixture(t *testing.T) *fixture {
 	if f.verifier, err = verify.NewVerifier([]verify.TrustedKey{key}); err != nil {
 		t.Fatal(err)
 	}
+	skey, vkey, err := note.GenerateKey(rand.Reader, "custody.test/ledger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.logSigner, err = note.NewSigner(skey); err != nil {
+		t.Fatal(err)
+	}
+	f.logKey = vkey
 	f.svc = f.start(t)
 	f.srv = httptest.NewServer(f.svc.Handler())
 	t.Cleanup(f.srv.Close)
@@ -94,7 +105,7 @@ func newFixture(t *testing.T) *fixture {
 func (f *fixture) start(t *testing.T) *ledger.Service {
 	t.Helper()
 	svc, err := ledger.New(f.bus, f.blobs, f.store, f.verifier, ledger.WithRetryBackoff(50*time.Millisecond),
-		ledger.WithLogger(slog.New(slog.NewTextHandler(f.log, nil))))
+		ledger.WithLogger(slog.New(slog.NewTextHandler(f.log, nil))), ledger.WithLogSigner(f.logSigner, f.logKey))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +309,7 @@ func TestRecordsBuildAndVerifiedAttestation(t *testing.T) {
 	want := &eventsv1.AttestationRecorded{
 		Image: signed.Image, Digest: digest, PredicateType: attestation.PredicateSLSAProvenanceV1,
 		Envelope: &eventsv1.BlobRef{Digest: ref.Digest, MediaType: ref.MediaType, Size: ref.Size},
-		KeyIds:   []string{f.trusted.KeyID()}, LogIndex: -1,
+		KeyIds:   []string{f.trusted.KeyID()}, LogIndex: 0, // the first entry of the log
 	}
 	if !proto.Equal(want, &recorded) {
 		t.Errorf("attestation.recorded = %v, want %v", &recorded, want)
@@ -325,7 +336,7 @@ func TestRecordsBuildAndVerifiedAttestation(t *testing.T) {
 	}
 	a := doc.Attestations[0]
 	if a.EnvelopeDigest != ref.Digest || a.PredicateType != attestation.PredicateSLSAProvenanceV1 ||
-		len(a.KeyIDs) != 1 || a.KeyIDs[0] != f.trusted.KeyID() || a.LogIndex != -1 || a.RecordedAt == "" {
+		len(a.KeyIDs) != 1 || a.KeyIDs[0] != f.trusted.KeyID() || a.LogIndex != 0 || a.RecordedAt == "" {
 		t.Errorf("attestation = %+v, want envelope %s signed by %s", a, ref.Digest, f.trusted.KeyID())
 	}
 	// The timeline holds the build, the signed attestation and the ledger's own record,

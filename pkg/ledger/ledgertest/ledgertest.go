@@ -44,6 +44,9 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		{"Provenance", testProvenance},
 		{"ProvenanceNotFound", testProvenanceNotFound},
 		{"ConcurrentWrites", testConcurrentWrites},
+		{"AppendLog", testAppendLog},
+		{"AppendLogRejectsInvalid", testAppendLogInvalid},
+		{"ConcurrentAppendLog", testConcurrentAppendLog},
 		{"PingAndClose", testPingAndClose},
 	}
 	for _, tc := range tests {

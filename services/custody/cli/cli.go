@@ -38,6 +38,7 @@ func commands() []command {
 		{"event", "publish a pipeline event: `custody event build --image REF@sha256:... ...`", runEvent},
 		{"promote", "request promotion of an image by digest: `custody promote REF@sha256:... --to REPO[:TAG] --wait`", runPromote},
 		{"provenance", "show where a digest came from: build, attestations, decisions, promotions, timeline", runProvenance},
+		{"log", "the ledger's append-only log: `custody log checkpoint > cp`, `custody log verify --checkpoint cp`", runLog},
 		{"keys", "signing keys: `custody keys generate` (cosign format), `custody keys id FILE.pub`", runKeys},
 		{"version", "print the version", runVersion},
 	}

@@ -197,6 +197,10 @@ func (s *devStack) start(ctx context.Context, e env) error {
 	if err != nil {
 		return err
 	}
+	logSigner, logKey, err := devLogKey(filepath.Join(c.data, "keys"))
+	if err != nil {
+		return err
+	}
 	policies, err := devPolicies(filepath.Join(c.data, "policies"))
 	if err != nil {
 		return err
@@ -225,7 +229,8 @@ func (s *devStack) start(ctx context.Context, e env) error {
 		make func(*events.Bus) (starter, error)
 	}{
 		{"ledger", func(b *events.Bus) (starter, error) {
-			return ledgersvc.New(b, blobs, store, verifier, ledgersvc.WithLogger(s.log.With("service", "ledger")))
+			return ledgersvc.New(b, blobs, store, verifier, ledgersvc.WithLogger(s.log.With("service", "ledger")),
+				ledgersvc.WithLogSigner(logSigner, logKey))
 		}},
 		{"scanner", func(b *events.Bus) (starter, error) {
 			return scanner.New(b, blobs, scanner.WithLogger(s.log.With("service", "scanner")))
@@ -274,7 +279,9 @@ func (s *devStack) start(ctx context.Context, e env) error {
 
 	mux := http.NewServeMux()
 	lh := ledgerSvc.Handler()
-	for _, p := range []string{ledgersvc.PatternProvenance, ledgersvc.PatternPromotion, ledgersvc.PatternHealth} {
+	for _, p := range []string{ledgersvc.PatternProvenance, ledgersvc.PatternPromotion, ledgersvc.PatternHealth,
+		ledgersvc.PatternLogCheckpoint, ledgersvc.PatternLogKey, ledgersvc.PatternLogEntries,
+		ledgersvc.PatternLogInclusion, ledgersvc.PatternLogConsistency} {
 		mux.Handle(p, lh)
 	}
 	mux.Handle("/", in.Handler())

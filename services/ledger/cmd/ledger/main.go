@@ -5,7 +5,9 @@
 // (./custody.db: a SQLite file path, or a postgres:// or postgresql:// URL for
 // PostgreSQL), CUSTODY_TRUSTED_KEYS (comma-separated PEM public key files; required),
 // CUSTODY_HTTP_ADDR (127.0.0.1:8081), CUSTODY_NATS_URL (nats://127.0.0.1:4222),
-// CUSTODY_STREAM, CUSTODY_SUBJECT_PREFIX and CUSTODY_BLOB_BUCKET (CUSTODY_BLOBS).
+// CUSTODY_STREAM, CUSTODY_SUBJECT_PREFIX and CUSTODY_BLOB_BUCKET (CUSTODY_BLOBS), and
+// CUSTODY_LOG_KEY and CUSTODY_LOG_PUB: the note private and verifier key files that sign
+// the append-only log's checkpoints (optional; without them no checkpoint is served).
 package main
 
 import (
@@ -16,7 +18,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/custody-dev/custody/pkg/daemon"
 	"github.com/custody-dev/custody/pkg/verify"
@@ -27,6 +33,8 @@ type config struct {
 	daemon.Common
 	dbRef    string
 	httpAddr string
+	logKey   string
+	logPub   string
 }
 
 func (c config) Validate() error {
@@ -37,6 +45,9 @@ func (c config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.httpAddr); err != nil {
 		errs = append(errs, fmt.Errorf("http address %q: %w", c.httpAddr, err))
 	}
+	if (c.logKey == "") != (c.logPub == "") {
+		errs = append(errs, errors.New("log key: set both CUSTODY_LOG_KEY and CUSTODY_LOG_PUB (-log-key, -log-pub), or neither"))
+	}
 	return errors.Join(append(errs, c.Common.Validate())...)
 }
 
@@ -45,6 +56,8 @@ func main() {
 	cfg.RegisterFlags(flag.CommandLine)
 	flag.StringVar(&cfg.dbRef, "db", daemon.EnvOr("CUSTODY_DB", "./custody.db"), "ledger database: a SQLite `file`, or a postgres:// URL")
 	flag.StringVar(&cfg.httpAddr, "http", daemon.EnvOr("CUSTODY_HTTP_ADDR", "127.0.0.1:8081"), "address to serve HTTP on")
+	flag.StringVar(&cfg.logKey, "log-key", daemon.EnvOr("CUSTODY_LOG_KEY", ""), "note private key `file` that signs log checkpoints")
+	flag.StringVar(&cfg.logPub, "log-pub", daemon.EnvOr("CUSTODY_LOG_PUB", ""), "note verifier key `file` of -log-key")
 	flag.Parse()
 	daemon.Main(cfg.Name, cfg.Validate, func(ctx context.Context, log *slog.Logger) error { return run(ctx, cfg, log) })
 }
@@ -68,7 +81,15 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer conn.Close()
-	svc, err := ledger.New(conn.Bus, conn.Blobs, store, verifier, ledger.WithLogger(log))
+	opts := []ledger.Option{ledger.WithLogger(log)}
+	if cfg.logKey != "" {
+		opt, err := logSigner(cfg.logKey, cfg.logPub)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, opt)
+	}
+	svc, err := ledger.New(conn.Bus, conn.Blobs, store, verifier, opts...)
 	if err != nil {
 		return err
 	}
@@ -90,4 +111,21 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	return errors.Join(serveErr, srv.Shutdown(sctx), svc.Shutdown(sctx), conn.Close())
+}
+
+// logSigner reads the log's note key pair.
+func logSigner(keyFile, pubFile string) (ledger.Option, error) {
+	skey, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("log key: %w", err)
+	}
+	vkey, err := os.ReadFile(pubFile)
+	if err != nil {
+		return nil, fmt.Errorf("log verifier key: %w", err)
+	}
+	signer, err := note.NewSigner(strings.TrimSpace(string(skey)))
+	if err != nil {
+		return nil, fmt.Errorf("log key %s: %w", keyFile, err)
+	}
+	return ledger.WithLogSigner(signer, strings.TrimSpace(string(vkey))), nil
 }
