@@ -15,7 +15,7 @@ export GOTOOLCHAIN := local
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}'
 
-build: ## Build the custody command and every service binary into bin/
+build: ## Build the custody command and every service binary into bin/ (`bin/custody serve NAME` runs the same service)
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./services/custody/cmd/custody ./services/ingest/cmd/ingest ./services/scanner/cmd/scanner \
 		./services/attestor/cmd/attestor ./services/ledger/cmd/ledger ./services/gate/cmd/gate ./services/promoter/cmd/promoter

@@ -4,6 +4,7 @@
 // the JSON logger, and the lifecycle of main (signals, validate, run, exit codes, drain).
 //
 // It is not for libraries: packages in pkg/ take their dependencies as parameters. Only a
-// services/<name>/cmd/<name> main package should import it, and what is particular to one
-// service (its own flags, HTTP handlers, databases, keys) stays in that main.
+// service's process package, services/<name>/server (whose Main both the service's own
+// binary and `custody serve` call), should import it, and what is particular to one
+// service (its own flags, HTTP handlers, databases, keys) stays in that package.
 package daemon

@@ -4,7 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 
 	"github.com/custody-dev/custody/pkg/daemon"
 )
@@ -40,4 +42,28 @@ func ExampleMain() {
 		<-ctx.Done()
 		return conn.Close()
 	})
+}
+
+// A service's server package parses its own flag set and hands the rest of the process's
+// life to Run, which returns the exit code instead of exiting, so that both the service's
+// binary and `custody serve` can call it.
+func ExampleRun() {
+	cfg := daemon.Common{Name: "example"}
+	fs := daemon.NewFlagSet(cfg.Name, os.Stdout) // a service writes its usage to stderr
+	cfg.RegisterFlags(fs)
+	if code, ok := daemon.ParseFlags(fs, []string{"-nats", "nats://nats:4222", "extra"}); !ok {
+		fmt.Println("exit", code)
+	}
+	if _, ok := daemon.ParseFlags(fs, []string{"-nats", "nats://nats:4222"}); ok {
+		code := daemon.Run(context.Background(), io.Discard, cfg.Name, cfg.Validate, func(ctx context.Context, log *slog.Logger) error {
+			fmt.Println("running against", cfg.NATSURL)
+			return nil
+		})
+		fmt.Println("exit", code)
+	}
+	// Output:
+	// example: unexpected argument "extra": every setting is a flag (-h lists them)
+	// exit 2
+	// running against nats://nats:4222
+	// exit 0
 }

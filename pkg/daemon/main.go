@@ -22,10 +22,11 @@ const (
 // Main is the whole life of a service process after its flags are parsed. It logs JSON
 // to stderr as service, validates the configuration (exiting ExitConfigError on error),
 // then calls run with a context that is cancelled on SIGINT or SIGTERM, and exits
-// ExitRunError if run fails. run owns shutdown: it returns once it has drained.
+// ExitRunError if run fails. run owns shutdown: it returns once it has drained. Main is
+// Run with the process's signals, stderr and exit.
 func Main(service string, validate func() error, run func(ctx context.Context, log *slog.Logger) error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := lifecycle(ctx, Logger(service), service, validate, run)
+	code := Run(ctx, os.Stderr, service, validate, run)
 	stop()
 	if code != 0 {
 		os.Exit(code)

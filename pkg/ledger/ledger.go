@@ -64,6 +64,8 @@ type Store interface {
 	// LogLeafHashes returns the stored leaf hashes of the first size entries, or
 	// ErrInvalid when the log has fewer.
 	LogLeafHashes(ctx context.Context, size int64) ([][]byte, error)
+	// LogEntryByKey returns the entry appended under (kind, key), or ErrNotFound.
+	LogEntryByKey(ctx context.Context, kind, key string) (LogEntry, error)
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

@@ -310,3 +310,9 @@ func truncate(s string) string {
 	}
 	return s[:n] + "..."
 }
+
+// CheckLogKey reports what is wrong with a (kind, key) a log entry is looked up by,
+// wrapping ErrInvalid: the same rules AppendLog enforces.
+func CheckLogKey(kind, key string) error {
+	return AppendLogRequest{Kind: kind, Key: key, Entry: []byte{0}}.Validate()
+}

@@ -18,12 +18,20 @@ const (
 	PatternHealth     = "GET /healthz"
 )
 
+// Patterns lists every route the ledger's Handler serves, for servers (such as custody
+// dev) that mount it beside other services' handlers.
+func Patterns() []string {
+	return []string{PatternProvenance, PatternBundle, PatternPromotion, PatternHealth,
+		PatternLogCheckpoint, PatternLogKey, PatternLogEntries, PatternLogInclusion, PatternLogConsistency}
+}
+
 // errUnavailable marks a database that does not answer.
 var errUnavailable = errors.New("ledger database unavailable")
 
 func (s *Service) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(PatternProvenance, s.getProvenance)
+	mux.HandleFunc(PatternBundle, s.getBundle)
 	mux.HandleFunc(PatternPromotion, s.getPromotion)
 	mux.HandleFunc(PatternHealth, s.health)
 	s.logRoutes(mux)

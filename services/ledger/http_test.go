@@ -107,8 +107,26 @@ func TestPatternsAreMountable(t *testing.T) {
 	// custody dev mounts every service's handler on one server; the patterns must be
 	// valid Go 1.22 mux patterns that do not collide with each other.
 	mux := http.NewServeMux()
-	for _, p := range []string{svc.PatternProvenance, svc.PatternPromotion, svc.PatternHealth,
-		svc.PatternLogCheckpoint, svc.PatternLogKey, svc.PatternLogEntries, svc.PatternLogInclusion, svc.PatternLogConsistency} {
+	for _, p := range svc.Patterns() {
 		mux.Handle(p, http.NotFoundHandler())
+	}
+	// Every listed pattern reaches the service's own handler (not its JSON 404).
+	f := newFixture(t)
+	for _, p := range svc.Patterns() {
+		method, path, _ := strings.Cut(p, " ")
+		path = strings.NewReplacer("{digest}", digestOf("x"), "{id}", "x").Replace(path)
+		req, err := http.NewRequest(method, f.srv.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(body), "no such endpoint") {
+			t.Errorf("%s: listed in Patterns but not routed: %s", p, body)
+		}
 	}
 }

@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		{"AppendLog", testAppendLog},
 		{"AppendLogRejectsInvalid", testAppendLogInvalid},
 		{"ConcurrentAppendLog", testConcurrentAppendLog},
+		{"LogEntryByKey", testLogEntryByKey},
 		{"PingAndClose", testPingAndClose},
 	}
 	for _, tc := range tests {

@@ -279,9 +279,7 @@ func (s *devStack) start(ctx context.Context, e env) error {
 
 	mux := http.NewServeMux()
 	lh := ledgerSvc.Handler()
-	for _, p := range []string{ledgersvc.PatternProvenance, ledgersvc.PatternPromotion, ledgersvc.PatternHealth,
-		ledgersvc.PatternLogCheckpoint, ledgersvc.PatternLogKey, ledgersvc.PatternLogEntries,
-		ledgersvc.PatternLogInclusion, ledgersvc.PatternLogConsistency} {
+	for _, p := range ledgersvc.Patterns() {
 		mux.Handle(p, lh)
 	}
 	mux.Handle("/", in.Handler())

@@ -1,5 +1,6 @@
 // Command custody is Custody's single entry point: pipeline verbs (event build, promote),
-// auditor verbs (provenance), and `custody dev`, which runs every service in one process.
+// auditor verbs (provenance), `custody dev`, which runs every service in one process, and
+// `custody serve SERVICE`, which runs one service as its own binary would.
 package main
 
 import (

@@ -1,100 +1,23 @@
 // Command gate decides promotion requests against Custody's policies.
 //
-// Configuration comes from flags, which default to the environment: CUSTODY_NATS_URL
-// (nats://127.0.0.1:4222), CUSTODY_STREAM, CUSTODY_SUBJECT_PREFIX, CUSTODY_BLOB_BUCKET
-// (CUSTODY_BLOBS), CUSTODY_POLICY_DIR (a directory of *.yaml policies),
-// CUSTODY_TRUSTED_KEYS (comma-separated PEM public key files), CUSTODY_LEDGER_URL (the
-// ledger's HTTP API, asked for evidence), CUSTODY_LEDGER_TOKEN and CUSTODY_EVIDENCE_WAIT
-// (30s).
+// Its flags and the CUSTODY_* environment variables they default to (CUSTODY_POLICY_DIR,
+// CUSTODY_TRUSTED_KEYS, CUSTODY_LEDGER_URL, CUSTODY_EVIDENCE_WAIT, CUSTODY_NATS_URL, ...)
+// are documented in package server, which `custody serve gate` runs too; `gate -h` lists
+// them.
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
-	"log/slog"
 	"os"
-	"time"
+	"os/signal"
+	"syscall"
 
-	"github.com/custody-dev/custody/pkg/daemon"
-	"github.com/custody-dev/custody/pkg/policy"
-	"github.com/custody-dev/custody/pkg/verify"
-	"github.com/custody-dev/custody/services/gate"
+	"github.com/custody-dev/custody/services/gate/server"
 )
 
-type config struct {
-	daemon.Common
-	policyDir    string
-	ledgerURL    string
-	ledgerToken  string
-	evidenceWait time.Duration
-	envErr       error // an environment variable that did not parse
-}
-
-func (c config) Validate() error {
-	errs := []error{c.envErr, c.Common.Validate()}
-	if c.policyDir == "" {
-		errs = append(errs, errors.New("policy directory is empty: set CUSTODY_POLICY_DIR or -policies"))
-	}
-	if c.ledgerURL == "" {
-		errs = append(errs, errors.New("ledger URL is empty: set CUSTODY_LEDGER_URL or -ledger"))
-	}
-	if c.evidenceWait < 0 {
-		errs = append(errs, fmt.Errorf("evidence wait %s is negative", c.evidenceWait))
-	}
-	return errors.Join(errs...)
-}
-
 func main() {
-	cfg := config{Common: daemon.Common{Name: "gate", Uses: daemon.UsesBlobs | daemon.UsesTrustedKeys}}
-	cfg.RegisterFlags(flag.CommandLine)
-	flag.StringVar(&cfg.policyDir, "policies", os.Getenv("CUSTODY_POLICY_DIR"), "directory of promotion policies (*.yaml)")
-	flag.StringVar(&cfg.ledgerURL, "ledger", os.Getenv("CUSTODY_LEDGER_URL"), "ledger HTTP API base URL")
-	flag.StringVar(&cfg.ledgerToken, "ledger-token", os.Getenv("CUSTODY_LEDGER_TOKEN"), "bearer token for the ledger API")
-	var wait time.Duration
-	wait, cfg.envErr = daemon.EnvDuration("CUSTODY_EVIDENCE_WAIT", gate.DefaultEvidenceWait)
-	flag.DurationVar(&cfg.evidenceWait, "evidence-wait", wait, "how long a request waits for missing evidence")
-	flag.Parse()
-	daemon.Main(cfg.Name, cfg.Validate, func(ctx context.Context, log *slog.Logger) error { return run(ctx, cfg, log) })
-}
-
-func run(ctx context.Context, cfg config, log *slog.Logger) error {
-	policies, err := policy.LoadDir(cfg.policyDir)
-	if err != nil {
-		return err
-	}
-	if len(policies.Policies()) == 0 {
-		log.Warn("no policies loaded: every promotion will be denied", "dir", cfg.policyDir)
-	}
-	keys, err := daemon.LoadTrustedKeys(cfg.TrustedKeys)
-	if err != nil {
-		return err
-	}
-	verifier, err := verify.NewVerifier(keys)
-	if err != nil {
-		return err
-	}
-	evidence, err := gate.NewLedgerEvidence(cfg.ledgerURL, gate.WithBearerToken(cfg.ledgerToken))
-	if err != nil {
-		return err
-	}
-	conn, err := cfg.Connect(ctx, log)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	svc, err := gate.New(conn.Bus, conn.Blobs, evidence, verifier, policies,
-		gate.WithLogger(log), gate.WithEvidenceWait(cfg.evidenceWait))
-	if err != nil {
-		return err
-	}
-	if err := svc.Start(ctx); err != nil {
-		return err
-	}
-	log.Info("gate running", "policies", len(policies.Policies()), "trusted_keys", len(keys))
-	<-ctx.Done()
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.evidenceWait+15*time.Second)
-	defer cancel()
-	return errors.Join(svc.Shutdown(sctx), conn.Close())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := server.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }

@@ -1,70 +1,22 @@
 // Command ingest serves Custody's build-event and promotion-request endpoints.
 //
-// Configuration comes from flags, which default to the environment: CUSTODY_HTTP_ADDR
-// (127.0.0.1:8080), CUSTODY_NATS_URL (nats://127.0.0.1:4222), CUSTODY_STREAM and
-// CUSTODY_SUBJECT_PREFIX.
+// Its flags and the CUSTODY_* environment variables they default to (CUSTODY_HTTP_ADDR,
+// CUSTODY_NATS_URL, CUSTODY_STREAM, CUSTODY_SUBJECT_PREFIX) are documented in package
+// server, which `custody serve ingest` runs too; `ingest -h` lists them.
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
-	"log/slog"
-	"net"
-	"time"
+	"os"
+	"os/signal"
+	"syscall"
 
-	"github.com/custody-dev/custody/pkg/daemon"
-	"github.com/custody-dev/custody/services/ingest"
+	"github.com/custody-dev/custody/services/ingest/server"
 )
 
-type config struct {
-	daemon.Common
-	httpAddr string
-}
-
-func (c config) Validate() error {
-	var errs []error
-	if _, _, err := net.SplitHostPort(c.httpAddr); err != nil {
-		errs = append(errs, fmt.Errorf("http address %q: %w", c.httpAddr, err))
-	}
-	return errors.Join(append(errs, c.Common.Validate())...)
-}
-
 func main() {
-	cfg := config{Common: daemon.Common{Name: "ingest"}}
-	cfg.RegisterFlags(flag.CommandLine)
-	flag.StringVar(&cfg.httpAddr, "http", daemon.EnvOr("CUSTODY_HTTP_ADDR", "127.0.0.1:8080"), "address to serve HTTP on")
-	flag.Parse()
-	daemon.Main(cfg.Name, cfg.Validate, func(ctx context.Context, log *slog.Logger) error { return run(ctx, cfg, log) })
-}
-
-func run(ctx context.Context, cfg config, log *slog.Logger) error {
-	conn, err := cfg.Connect(ctx, log)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	svc, err := ingest.New(conn.Bus, ingest.WithLogger(log))
-	if err != nil {
-		return err
-	}
-	if err := svc.Start(ctx); err != nil {
-		return err
-	}
-	srv := daemon.HTTPServer(cfg.httpAddr, svc.Handler(), log)
-	errc := make(chan error, 1)
-	go func() {
-		log.Info("serving", "addr", cfg.httpAddr)
-		errc <- srv.ListenAndServe()
-	}()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve %s: %w", cfg.httpAddr, err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	err = srv.Shutdown(sctx)
-	return errors.Join(err, svc.Shutdown(sctx), conn.Close())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := server.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }

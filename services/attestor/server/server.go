@@ -1,0 +1,90 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/custody-dev/custody/pkg/daemon"
+	"github.com/custody-dev/custody/pkg/signing"
+	"github.com/custody-dev/custody/services/attestor"
+)
+
+type config struct {
+	daemon.Common
+	keyPath     string
+	concurrency int
+}
+
+func (c config) Validate() error {
+	errs := []error{c.Common.Validate()}
+	if c.keyPath == "" {
+		errs = append(errs, errors.New("no signing key: set CUSTODY_SIGNING_KEY or -key to a cosign key file or a KMS URI"))
+	}
+	if c.concurrency < 1 || c.concurrency > 64 {
+		errs = append(errs, fmt.Errorf("concurrency %d must be 1-64", c.concurrency))
+	}
+	return errors.Join(errs...)
+}
+
+// Main runs the attestor with the command-line arguments args (without the program name)
+// until ctx is cancelled, then drains it and returns the exit code: 0 after a clean stop or
+// -h, daemon.ExitUsage for arguments that do not parse, daemon.ExitConfigError for a
+// configuration that is not valid, daemon.ExitRunError when the attestor fails. Usage, flag
+// errors and the JSON log go to stderr; nothing is written to stdout. Main never exits
+// the process.
+//
+// Once the arguments parse, Main reads the key password from CUSTODY_KEY_PASSWORD and
+// removes that variable from the process's environment.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg := config{Common: daemon.Common{Name: "attestor", Uses: daemon.UsesBlobs | daemon.UsesRegistries | daemon.UsesReplicas}}
+	fs := daemon.NewFlagSet(cfg.Name, stderr)
+	cfg.RegisterFlags(fs)
+	fs.StringVar(&cfg.keyPath, "key", os.Getenv("CUSTODY_SIGNING_KEY"), "signing key `ref`: a cosign-format key file (password in CUSTODY_KEY_PASSWORD) or a KMS URI (awskms://, gcpkms://, azurekms://, hashivault://)")
+	fs.IntVar(&cfg.concurrency, "concurrency", 2, "events handled at once per consumer")
+	if code, ok := daemon.ParseFlags(fs, args); !ok {
+		return code
+	}
+
+	password := []byte(os.Getenv("CUSTODY_KEY_PASSWORD"))
+	_ = os.Unsetenv("CUSTODY_KEY_PASSWORD")
+	defer clear(password)
+	return daemon.Run(ctx, stderr, cfg.Name, cfg.Validate, func(ctx context.Context, log *slog.Logger) error { return run(ctx, cfg, password, log) })
+}
+
+func run(ctx context.Context, cfg config, password []byte, log *slog.Logger) error {
+	remoteOpts, err := cfg.RemoteOptions("custody-attestor")
+	if err != nil {
+		return err
+	}
+	signer, err := signing.LoadSigner(ctx, cfg.keyPath, func() ([]byte, error) { return password, nil })
+	clear(password)
+	if err != nil {
+		return fmt.Errorf("load signing key %s: %w", cfg.keyPath, err)
+	}
+	conn, err := cfg.Connect(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	svc, err := attestor.New(conn.Bus, conn.Blobs, signer,
+		attestor.WithLogger(log),
+		attestor.WithStateReplicas(cfg.Replicas),
+		attestor.WithConcurrency(cfg.concurrency),
+		attestor.WithRemoteOptions(remoteOpts...),
+	)
+	if err != nil {
+		return err
+	}
+	if err := svc.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return errors.Join(svc.Shutdown(sctx), conn.Close())
+}

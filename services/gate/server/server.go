@@ -1,0 +1,101 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/custody-dev/custody/pkg/daemon"
+	"github.com/custody-dev/custody/pkg/policy"
+	"github.com/custody-dev/custody/pkg/verify"
+	"github.com/custody-dev/custody/services/gate"
+)
+
+type config struct {
+	daemon.Common
+	policyDir    string
+	ledgerURL    string
+	ledgerToken  string
+	evidenceWait time.Duration
+	envErr       error // an environment variable that did not parse
+}
+
+func (c config) Validate() error {
+	errs := []error{c.envErr, c.Common.Validate()}
+	if c.policyDir == "" {
+		errs = append(errs, errors.New("policy directory is empty: set CUSTODY_POLICY_DIR or -policies"))
+	}
+	if c.ledgerURL == "" {
+		errs = append(errs, errors.New("ledger URL is empty: set CUSTODY_LEDGER_URL or -ledger"))
+	}
+	if c.evidenceWait < 0 {
+		errs = append(errs, fmt.Errorf("evidence wait %s is negative", c.evidenceWait))
+	}
+	return errors.Join(errs...)
+}
+
+// Main runs the gate with the command-line arguments args (without the program name)
+// until ctx is cancelled, then drains it and returns the exit code: 0 after a clean stop or
+// -h, daemon.ExitUsage for arguments that do not parse, daemon.ExitConfigError for a
+// configuration that is not valid, daemon.ExitRunError when the gate fails. Usage, flag
+// errors and the JSON log go to stderr; nothing is written to stdout. Main never exits
+// the process.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg := config{Common: daemon.Common{Name: "gate", Uses: daemon.UsesBlobs | daemon.UsesTrustedKeys}}
+	fs := daemon.NewFlagSet(cfg.Name, stderr)
+	cfg.RegisterFlags(fs)
+	fs.StringVar(&cfg.policyDir, "policies", os.Getenv("CUSTODY_POLICY_DIR"), "directory of promotion policies (*.yaml)")
+	fs.StringVar(&cfg.ledgerURL, "ledger", os.Getenv("CUSTODY_LEDGER_URL"), "ledger HTTP API base URL")
+	fs.StringVar(&cfg.ledgerToken, "ledger-token", os.Getenv("CUSTODY_LEDGER_TOKEN"), "bearer token for the ledger API")
+	var wait time.Duration
+	wait, cfg.envErr = daemon.EnvDuration("CUSTODY_EVIDENCE_WAIT", gate.DefaultEvidenceWait)
+	fs.DurationVar(&cfg.evidenceWait, "evidence-wait", wait, "how long a request waits for missing evidence")
+	if code, ok := daemon.ParseFlags(fs, args); !ok {
+		return code
+	}
+	return daemon.Run(ctx, stderr, cfg.Name, cfg.Validate, func(ctx context.Context, log *slog.Logger) error { return run(ctx, cfg, log) })
+}
+
+func run(ctx context.Context, cfg config, log *slog.Logger) error {
+	policies, err := policy.LoadDir(cfg.policyDir)
+	if err != nil {
+		return err
+	}
+	if len(policies.Policies()) == 0 {
+		log.Warn("no policies loaded: every promotion will be denied", "dir", cfg.policyDir)
+	}
+	keys, err := daemon.LoadTrustedKeys(cfg.TrustedKeys)
+	if err != nil {
+		return err
+	}
+	verifier, err := verify.NewVerifier(keys)
+	if err != nil {
+		return err
+	}
+	evidence, err := gate.NewLedgerEvidence(cfg.ledgerURL, gate.WithBearerToken(cfg.ledgerToken))
+	if err != nil {
+		return err
+	}
+	conn, err := cfg.Connect(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	svc, err := gate.New(conn.Bus, conn.Blobs, evidence, verifier, policies,
+		gate.WithLogger(log), gate.WithEvidenceWait(cfg.evidenceWait))
+	if err != nil {
+		return err
+	}
+	if err := svc.Start(ctx); err != nil {
+		return err
+	}
+	log.Info("gate running", "policies", len(policies.Policies()), "trusted_keys", len(keys))
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.evidenceWait+15*time.Second)
+	defer cancel()
+	return errors.Join(svc.Shutdown(sctx), conn.Close())
+}

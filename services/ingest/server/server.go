@@ -1,0 +1,74 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/custody-dev/custody/pkg/daemon"
+	"github.com/custody-dev/custody/services/ingest"
+)
+
+type config struct {
+	daemon.Common
+	httpAddr string
+}
+
+func (c config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.httpAddr); err != nil {
+		errs = append(errs, fmt.Errorf("http address %q: %w", c.httpAddr, err))
+	}
+	return errors.Join(append(errs, c.Common.Validate())...)
+}
+
+// Main runs ingest with the command-line arguments args (without the program name) until
+// ctx is cancelled, then drains it and returns the exit code: 0 after a clean stop or -h,
+// daemon.ExitUsage for arguments that do not parse, daemon.ExitConfigError for a
+// configuration that is not valid, daemon.ExitRunError when ingest fails. Usage, flag
+// errors and the JSON log go to stderr; nothing is written to stdout. Main never exits the
+// process.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg := config{Common: daemon.Common{Name: "ingest"}}
+	fs := daemon.NewFlagSet(cfg.Name, stderr)
+	cfg.RegisterFlags(fs)
+	fs.StringVar(&cfg.httpAddr, "http", daemon.EnvOr("CUSTODY_HTTP_ADDR", "127.0.0.1:8080"), "address to serve HTTP on")
+	if code, ok := daemon.ParseFlags(fs, args); !ok {
+		return code
+	}
+	return daemon.Run(ctx, stderr, cfg.Name, cfg.Validate, func(ctx context.Context, log *slog.Logger) error { return run(ctx, cfg, log) })
+}
+
+func run(ctx context.Context, cfg config, log *slog.Logger) error {
+	conn, err := cfg.Connect(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	svc, err := ingest.New(conn.Bus, ingest.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	if err := svc.Start(ctx); err != nil {
+		return err
+	}
+	srv := daemon.HTTPServer(cfg.httpAddr, svc.Handler(), log)
+	errc := make(chan error, 1)
+	go func() {
+		log.Info("serving", "addr", cfg.httpAddr)
+		errc <- srv.ListenAndServe()
+	}()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve %s: %w", cfg.httpAddr, err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	return errors.Join(err, svc.Shutdown(sctx), conn.Close())
+}
