@@ -32,6 +32,9 @@ type Service struct {
 	signer *signing.Signer
 	o      options
 	locks  digestLocks
+	// registry holds s.o.remote plus a shared puller and pusher, so that every attach
+	// reuses their authenticated transports instead of pinging the registry again.
+	registry []remote.Option
 
 	mu        sync.Mutex
 	started   bool
@@ -132,7 +135,16 @@ func New(bus *events.Bus, blobs *blob.Store, signer *signing.Signer, opts ...Opt
 	if o.stateBucket == "" {
 		o.stateBucket = bus.Config().Stream + StateBucketSuffix
 	}
-	return &Service{bus: bus, blobs: blobs, signer: signer, o: o}, nil
+	puller, err := remote.NewPuller(o.remote...)
+	if err != nil {
+		return nil, fmt.Errorf("attestor: registry client: %w", err)
+	}
+	pusher, err := remote.NewPusher(o.remote...)
+	if err != nil {
+		return nil, fmt.Errorf("attestor: registry client: %w", err)
+	}
+	reg := append(o.remote[:len(o.remote):len(o.remote)], remote.Reuse(puller), remote.Reuse(pusher))
+	return &Service{bus: bus, blobs: blobs, signer: signer, o: o, registry: reg}, nil
 }
 
 // StateBucket is the name of the key-value bucket the service keeps its state in.

@@ -127,7 +127,21 @@ func (s *Service) getProvenance(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("provenance %s: %w", digest, err))
 		return
 	}
-	writeJSON(w, http.StatusOK, provenanceDoc(p))
+	doc := provenanceDoc(p)
+	// Decisions' log positions are found by the key they were appended under.
+	for i, d := range p.Decisions {
+		e, err := s.store.LogEntryByKey(ctx, LogKindDecision, d.EventID)
+		switch {
+		case errors.Is(err, ledger.ErrNotFound):
+			// Recorded before the log existed.
+		case err != nil:
+			s.writeError(w, r, fmt.Errorf("provenance %s: decision %s log entry: %w", digest, d.RequestID, err))
+			return
+		default:
+			doc.Decisions[i].LogIndex = e.Index
+		}
+	}
+	writeJSON(w, http.StatusOK, doc)
 }
 
 func (s *Service) getPromotion(w http.ResponseWriter, r *http.Request) {

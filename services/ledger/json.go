@@ -72,6 +72,8 @@ type DecisionJSON struct {
 	PolicyDigest       string   `json:"policyDigest"`
 	AttestationDigests []string `json:"attestationDigests"`
 	DecidedAt          string   `json:"decidedAt"`
+	// LogIndex is the decision's position in the append-only log; -1 when it has none.
+	LogIndex int64 `json:"logIndex"`
 }
 
 // PromotionJSON is one promotion of the artifact.
@@ -167,7 +169,7 @@ func provenanceDoc(p *ledger.Provenance) ProvenanceJSON {
 		doc.Decisions = append(doc.Decisions, DecisionJSON{
 			RequestID: d.RequestID, Destination: d.Destination, Decision: string(d.Verdict), Reasons: list(d.Reasons),
 			PolicyName: d.PolicyName, PolicyDigest: d.PolicyDigest, AttestationDigests: list(d.AttestationDigests),
-			DecidedAt: timeJSON(d.DecidedAt),
+			DecidedAt: timeJSON(d.DecidedAt), LogIndex: -1,
 		})
 	}
 	for _, pr := range p.Promotions {

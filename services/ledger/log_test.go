@@ -102,6 +102,9 @@ func TestLogOverAttestationsAndDecisions(t *testing.T) {
 	if len(doc.Attestations) != 1 || doc.Attestations[0].LogIndex != 0 {
 		t.Errorf("provenance attestations = %+v, want one at log index 0", doc.Attestations)
 	}
+	if len(doc.Decisions) != 1 || doc.Decisions[0].LogIndex != 1 {
+		t.Errorf("provenance decisions = %+v, want one at log index 1", doc.Decisions)
+	}
 
 	var incl ledger.InclusionProofJSON
 	if resp := f.get(t, "/v1/log/proof/inclusion?index=1&size=2", &incl); resp.StatusCode != http.StatusOK {

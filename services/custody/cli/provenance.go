@@ -30,6 +30,7 @@ type provenanceDoc struct {
 		KeyIDs         []string `json:"keyIds"`
 		EnvelopeDigest string   `json:"envelopeDigest"`
 		RecordedAt     string   `json:"recordedAt"`
+		LogIndex       int64    `json:"logIndex"`
 	} `json:"attestations"`
 	Scans []struct {
 		Status       string `json:"status"`
@@ -43,6 +44,7 @@ type provenanceDoc struct {
 		Reasons      []string `json:"reasons"`
 		PolicyDigest string   `json:"policyDigest"`
 		DecidedAt    string   `json:"decidedAt"`
+		LogIndex     int64    `json:"logIndex"`
 	} `json:"decisions"`
 	Promotions []struct {
 		RequestID        string `json:"requestId"`
@@ -114,7 +116,7 @@ func printProvenance(w io.Writer, d *provenanceDoc) error {
 	tw.Flush()
 	section(w, "ATTESTATIONS", len(d.Attestations))
 	for _, a := range d.Attestations {
-		fmt.Fprintf(tw, "  %s\tkey %s\tenvelope %s\n", a.PredicateType, short(strings.Join(a.KeyIDs, ",")), short(a.EnvelopeDigest))
+		fmt.Fprintf(tw, "  %s\tkey %s\tenvelope %s\t%s\n", a.PredicateType, short(strings.Join(a.KeyIDs, ",")), short(a.EnvelopeDigest), logPosition(a.LogIndex))
 	}
 	tw.Flush()
 	section(w, "SCANS", len(d.Scans))
@@ -124,7 +126,7 @@ func printProvenance(w io.Writer, d *provenanceDoc) error {
 	tw.Flush()
 	section(w, "DECISIONS", len(d.Decisions))
 	for _, x := range d.Decisions {
-		fmt.Fprintf(tw, "  %s\t%s\tpolicy %s\t%s\n", strings.ToUpper(x.Decision), x.Destination, short(x.PolicyDigest), x.DecidedAt)
+		fmt.Fprintf(tw, "  %s\t%s\tpolicy %s\t%s\t%s\n", strings.ToUpper(x.Decision), x.Destination, short(x.PolicyDigest), x.DecidedAt, logPosition(x.LogIndex))
 		for _, r := range x.Reasons {
 			fmt.Fprintf(tw, "    - %s\n", r)
 		}
@@ -159,4 +161,12 @@ func short(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// logPosition shows an entry's place in the ledger's append-only log.
+func logPosition(i int64) string {
+	if i < 0 {
+		return "not in the log"
+	}
+	return fmt.Sprintf("log #%d", i)
 }

@@ -185,10 +185,12 @@ type provenance struct {
 		PredicateType  string   `json:"predicateType"`
 		KeyIDs         []string `json:"keyIds"`
 		EnvelopeDigest string   `json:"envelopeDigest"`
+		LogIndex       int64    `json:"logIndex"`
 	} `json:"attestations"`
 	Decisions []struct {
 		Decision string   `json:"decision"`
 		Reasons  []string `json:"reasons"`
+		LogIndex int64    `json:"logIndex"`
 	} `json:"decisions"`
 	Promotions []struct {
 		Status           string `json:"status"`
@@ -271,13 +273,16 @@ func runFlow(t *testing.T, extra []string) {
 		if len(a.KeyIDs) == 0 {
 			t.Errorf("attestation %s has no verified key", a.EnvelopeDigest)
 		}
+		if a.LogIndex < 0 {
+			t.Errorf("attestation %s is not in the log", a.EnvelopeDigest)
+		}
 		types[a.PredicateType] = true
 	}
 	if !types["https://slsa.dev/provenance/v1"] || !types["https://cyclonedx.org/bom"] {
 		t.Errorf("attestations = %+v, want provenance and SBOM", p.Attestations)
 	}
-	if len(p.Decisions) != 1 || p.Decisions[0].Decision != "allowed" {
-		t.Errorf("decisions = %+v", p.Decisions)
+	if len(p.Decisions) != 1 || p.Decisions[0].Decision != "allowed" || p.Decisions[0].LogIndex < 0 {
+		t.Errorf("decisions = %+v, want one allowed, in the log", p.Decisions)
 	}
 	if len(p.Promotions) != 1 || p.Promotions[0].Status != "completed" || !strings.HasSuffix(p.Promotions[0].DestinationImage, digest.String()) {
 		t.Errorf("promotions = %+v", p.Promotions)
