@@ -14,7 +14,9 @@ import (
 	"github.com/custody-dev/custody/pkg/tlog"
 )
 
-// Log entry kinds, and the JSON of each kind's entry as the ledger logs it.
+// Log entry kinds, and the JSON of each kind's entry as the ledger logs it. The ledger
+// service writes its entries with these types (json.Marshal, so fields in the order
+// declared here): a change to them changes the bytes of every entry logged after it.
 const (
 	KindAttestation = "attestation"
 	KindDecision    = "decision"

@@ -65,7 +65,7 @@ func (s *Service) buildBundle(ctx context.Context, digest string) (*bundle.Bundl
 	var entries []ledger.LogEntry
 	var keyIDs []string
 	for _, a := range p.Attestations {
-		e, err := s.store.LogEntryByKey(ctx, LogKindAttestation, a.EnvelopeDigest+" "+a.SubjectDigest)
+		e, err := s.store.LogEntryByKey(ctx, bundle.KindAttestation, a.EnvelopeDigest+" "+a.SubjectDigest)
 		if err != nil {
 			return nil, fmt.Errorf("log entry of attestation %s: %w", a.EnvelopeDigest, err)
 		}
@@ -78,7 +78,7 @@ func (s *Service) buildBundle(ctx context.Context, digest string) (*bundle.Bundl
 		b.Attestations = append(b.Attestations, bundle.Attestation{PredicateType: a.PredicateType, Envelope: env, LogIndex: e.Index})
 	}
 	for _, d := range p.Decisions {
-		e, err := s.store.LogEntryByKey(ctx, LogKindDecision, d.EventID)
+		e, err := s.store.LogEntryByKey(ctx, bundle.KindDecision, d.EventID)
 		if err != nil {
 			return nil, fmt.Errorf("log entry of decision %s: %w", d.EventID, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/custody-dev/custody/pkg/bundle"
 	"github.com/custody-dev/custody/pkg/ledger"
 )
 
@@ -130,7 +131,7 @@ func (s *Service) getProvenance(w http.ResponseWriter, r *http.Request) {
 	doc := provenanceDoc(p)
 	// Decisions' log positions are found by the key they were appended under.
 	for i, d := range p.Decisions {
-		e, err := s.store.LogEntryByKey(ctx, LogKindDecision, d.EventID)
+		e, err := s.store.LogEntryByKey(ctx, bundle.KindDecision, d.EventID)
 		switch {
 		case errors.Is(err, ledger.ErrNotFound):
 			// Recorded before the log existed.

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/custody-dev/custody/pkg/bundle"
 	"github.com/custody-dev/custody/pkg/events"
 	"github.com/custody-dev/custody/pkg/tlog"
 	eventsv1 "github.com/custody-dev/custody/proto/custody/events/v1"
@@ -87,12 +88,12 @@ func TestLogOverAttestationsAndDecisions(t *testing.T) {
 	if root, _ := tlog.Root(hashes); string(root) != string(cp.Root) {
 		t.Errorf("root over the served entries %x != checkpoint root %x", root, cp.Root)
 	}
-	var att ledger.AttestationLogEntry
+	var att bundle.AttestationLeaf
 	if err := json.Unmarshal(page.Entries[0].Entry, &att); err != nil || att.Kind != "attestation" ||
 		att.EnvelopeDigest != ref.Digest || att.SubjectDigest != digest || len(att.KeyIDs) != 1 {
 		t.Errorf("entry 0 = %s (%v), want the attestation of %s", page.Entries[0].Entry, err, ref.Digest)
 	}
-	var dec ledger.DecisionLogEntry
+	var dec bundle.DecisionLeaf
 	if err := json.Unmarshal(page.Entries[1].Entry, &dec); err != nil || dec.Kind != "decision" ||
 		dec.RequestID != "req-1" || dec.Verdict != "allowed" || dec.AttestationDigests[0] != ref.Digest {
 		t.Errorf("entry 1 = %s (%v), want the decision of req-1", page.Entries[1].Entry, err)

@@ -6,34 +6,14 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/custody-dev/custody/pkg/bundle"
 	"github.com/custody-dev/custody/pkg/ledger"
 )
 
-// Log entry kinds.
-const (
-	LogKindAttestation = "attestation"
-	LogKindDecision    = "decision"
-)
-
-// AttestationLogEntry is what the append-only log records of a verified attestation.
-// Its JSON (fields in this order, key ids sorted, no insignificant space) is the entry.
-type AttestationLogEntry struct {
-	Kind           string   `json:"kind"`
-	EnvelopeDigest string   `json:"envelopeDigest"`
-	SubjectDigest  string   `json:"subjectDigest"`
-	PredicateType  string   `json:"predicateType"`
-	KeyIDs         []string `json:"keyIds"`
-}
-
-// DecisionLogEntry is what the append-only log records of a gate decision.
-type DecisionLogEntry struct {
-	Kind               string   `json:"kind"`
-	RequestID          string   `json:"requestId"`
-	Digest             string   `json:"digest"`
-	Verdict            string   `json:"verdict"`
-	PolicyDigest       string   `json:"policyDigest"`
-	AttestationDigests []string `json:"attestationDigests"`
-}
+// The log's entries are the JSON of bundle.AttestationLeaf and bundle.DecisionLeaf, the
+// types the offline bundle verifier parses them with, so the two cannot drift apart.
+// An entry is json.Marshal of its leaf (fields in declaration order, no insignificant
+// space) with key ids sorted and absent lists as [].
 
 // logAttestation appends a's entry to the log, keyed on envelope and subject digest,
 // and returns its index.
@@ -42,8 +22,8 @@ func (s *Service) logAttestation(ctx context.Context, a ledger.Attestation) (int
 	if keyIDs == nil {
 		keyIDs = []string{}
 	}
-	return s.appendLog(ctx, LogKindAttestation, a.EnvelopeDigest+" "+a.SubjectDigest, AttestationLogEntry{
-		Kind: LogKindAttestation, EnvelopeDigest: a.EnvelopeDigest, SubjectDigest: a.SubjectDigest,
+	return s.appendLog(ctx, bundle.KindAttestation, a.EnvelopeDigest+" "+a.SubjectDigest, bundle.AttestationLeaf{
+		Kind: bundle.KindAttestation, EnvelopeDigest: a.EnvelopeDigest, SubjectDigest: a.SubjectDigest,
 		PredicateType: a.PredicateType, KeyIDs: keyIDs,
 	})
 }
@@ -55,8 +35,8 @@ func (s *Service) logDecision(ctx context.Context, d ledger.Decision) (int64, er
 	if atts == nil {
 		atts = []string{}
 	}
-	return s.appendLog(ctx, LogKindDecision, d.EventID, DecisionLogEntry{
-		Kind: LogKindDecision, RequestID: d.RequestID, Digest: d.Digest, Verdict: string(d.Verdict),
+	return s.appendLog(ctx, bundle.KindDecision, d.EventID, bundle.DecisionLeaf{
+		Kind: bundle.KindDecision, RequestID: d.RequestID, Digest: d.Digest, Verdict: string(d.Verdict),
 		PolicyDigest: d.PolicyDigest, AttestationDigests: atts,
 	})
 }

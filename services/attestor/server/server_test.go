@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/custody-dev/custody/pkg/daemon"
+	"github.com/custody-dev/custody/pkg/daemon/daemontest"
 )
 
 // Main refuses arguments and configurations it cannot run with before it connects to
@@ -16,35 +17,15 @@ import (
 func TestMainRefusesBadConfiguration(t *testing.T) {
 	t.Setenv("CUSTODY_SIGNING_KEY", "")
 	missing := filepath.Join(t.TempDir(), "missing.key")
-	tests := []struct {
-		name     string
-		args     []string
-		wantCode int
-		wantErr  string
-	}{
-		{"unknown flag", []string{"-frobnicate"}, daemon.ExitUsage, "flag provided but not defined: -frobnicate"},
-		{"argument", []string{"-key", missing, "extra"}, daemon.ExitUsage, `unexpected argument "extra"`},
-		{"no key", nil, daemon.ExitConfigError, "no signing key: set CUSTODY_SIGNING_KEY or -key"},
-		{"concurrency", []string{"-key", missing, "-concurrency", "65"}, daemon.ExitConfigError, "concurrency 65 must be 1-64"},
-		{"stream name", []string{"-key", missing, "-stream", "a.b"}, daemon.ExitConfigError, `stream name \"a.b\"`},
+	daemontest.CheckRefusals(t, Main, []daemontest.Case{
+		{Name: "unknown flag", Args: []string{"-frobnicate"}, WantCode: daemon.ExitUsage, WantErr: "flag provided but not defined: -frobnicate"},
+		{Name: "argument", Args: []string{"-key", missing, "extra"}, WantCode: daemon.ExitUsage, WantErr: `unexpected argument "extra"`},
+		{Name: "no key", WantCode: daemon.ExitConfigError, WantErr: "no signing key: set CUSTODY_SIGNING_KEY or -key"},
+		{Name: "concurrency", Args: []string{"-key", missing, "-concurrency", "65"}, WantCode: daemon.ExitConfigError, WantErr: "concurrency 65 must be 1-64"},
+		{Name: "stream name", Args: []string{"-key", missing, "-stream", "a.b"}, WantCode: daemon.ExitConfigError, WantErr: `stream name \"a.b\"`},
 		// Valid configuration, but the key does not load: the run fails before NATS.
-		{"missing key file", []string{"-key", missing, "-nats", "nats://127.0.0.1:1"}, daemon.ExitRunError, "load signing key " + missing},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			code := Main(context.Background(), tt.args, &stdout, &stderr)
-			if code != tt.wantCode {
-				t.Errorf("Main exited %d, want %d; stderr %s", code, tt.wantCode, stderr.String())
-			}
-			if !strings.Contains(stderr.String(), tt.wantErr) {
-				t.Errorf("stderr %q does not name the problem %q", stderr.String(), tt.wantErr)
-			}
-			if stdout.Len() != 0 {
-				t.Errorf("stdout %q, want nothing", stdout.String())
-			}
-		})
-	}
+		{Name: "missing key file", Args: []string{"-key", missing, "-nats", "nats://127.0.0.1:1"}, WantCode: daemon.ExitRunError, WantErr: "load signing key " + missing},
+	})
 }
 
 // The key password is taken out of the environment and never written to the log.
@@ -65,13 +46,5 @@ func TestMainConsumesPassword(t *testing.T) {
 }
 
 func TestMainHelp(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	if code := Main(context.Background(), []string{"-h"}, &stdout, &stderr); code != 0 {
-		t.Errorf("Main -h exited %d, want 0", code)
-	}
-	for _, flag := range []string{"-key", "-concurrency", "-insecure-registries", "-replicas", "-nats"} {
-		if !strings.Contains(stderr.String(), flag+" ") {
-			t.Errorf("usage does not list %s:\n%s", flag, stderr.String())
-		}
-	}
+	daemontest.CheckUsage(t, Main, "-key", "-concurrency", "-insecure-registries", "-replicas", "-nats")
 }

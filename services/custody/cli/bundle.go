@@ -34,16 +34,9 @@ func runBundleExport(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "bundle export", "bundle export REF@sha256:...|sha256:... [-o bundle.json]")
 	out := fs.String("o", "", "write the bundle to `FILE` (default stdout)")
 	server := serverFlag(fs)
-	rest, err := parse(fs, args)
+	digest, err := parseDigest(fs, args)
 	if err != nil {
 		return err
-	}
-	if len(rest) != 1 {
-		return usageErr("name exactly one image by digest (REF@sha256:... or sha256:...)")
-	}
-	digest := digestRE.FindString(rest[0])
-	if digest == "" || (rest[0] != digest && !strings.HasSuffix(rest[0], "@"+digest)) {
-		return usageErr("%q does not end in a sha256 digest", rest[0])
 	}
 	c, err := newClient(*server)
 	if err != nil {

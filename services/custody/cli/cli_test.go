@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -33,6 +34,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"event", "build", "--image", "reg/app:1", "--source-repo", "https://g/x", "--commit", "abc1234"}, "not pinned by digest"},
 		{[]string{"event", "push"}, "say which event"},
 		{[]string{"provenance", "reg/app:latest"}, "does not end in a sha256 digest"},
+		{[]string{"provenance"}, "name exactly one image by digest"},
+		{[]string{"bundle", "export", "reg/app:latest"}, "does not end in a sha256 digest"},
+		{[]string{"bundle", "export", testDigest, testDigest}, "name exactly one image by digest"},
 		{[]string{"provenance", testDigest, "-o", "yaml"}, "use table or json"},
 		{[]string{"provenance", testDigest, "--server", "ftp://x"}, "not an http(s) URL"},
 		{[]string{"dev", "--addr", "nope"}, "want HOST:PORT"},
@@ -50,6 +54,32 @@ func TestUsageErrors(t *testing.T) {
 				t.Errorf("error is not short: %s", stderr)
 			}
 		})
+	}
+}
+
+// An image is named by its digest, alone or after REF@; anything else is a usage error.
+func TestParseDigest(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // "" for a usage error
+	}{
+		{[]string{testDigest}, testDigest},
+		{[]string{"reg/app@" + testDigest}, testDigest},
+		{[]string{"reg/app:" + testDigest}, ""},
+		{[]string{"reg/app@" + testDigest[:70]}, ""},
+		{[]string{"reg/app:latest"}, ""},
+		{nil, ""},
+		{[]string{testDigest, testDigest}, ""},
+		{[]string{"--bogus", testDigest}, ""},
+	} {
+		fs := newFlags(env{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}, "x", "x")
+		got, err := parseDigest(fs, tc.args)
+		if got != tc.want {
+			t.Errorf("parseDigest(%q) = %q, want %q", tc.args, got, tc.want)
+		}
+		if (err == nil) != (tc.want != "") || (err != nil && !errors.Is(err, errUsage)) {
+			t.Errorf("parseDigest(%q) error %v", tc.args, err)
+		}
 	}
 }
 

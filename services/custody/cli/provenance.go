@@ -13,6 +13,24 @@ import (
 
 var digestRE = regexp.MustCompile(`sha256:[a-f0-9]{64}$`)
 
+// parseDigest parses args with fs, for a command that takes one image by digest
+// (REF@sha256:<hex> or sha256:<hex>) and flags, and returns the image's digest. Flags
+// that do not parse, or arguments that are not exactly one such image, are a usage error.
+func parseDigest(fs *cmdFlags, args []string) (string, error) {
+	rest, err := parse(fs, args)
+	if err != nil {
+		return "", err
+	}
+	if len(rest) != 1 {
+		return "", usageErr("name exactly one image by digest (REF@sha256:... or sha256:...)")
+	}
+	digest := digestRE.FindString(rest[0])
+	if digest == "" || (rest[0] != digest && !strings.HasSuffix(rest[0], "@"+digest)) {
+		return "", usageErr("%q does not end in a sha256 digest", rest[0])
+	}
+	return digest, nil
+}
+
 // provenanceDoc is the part of GET /v1/artifacts/{digest}/provenance the table shows.
 type provenanceDoc struct {
 	Digest string `json:"digest"`
@@ -65,16 +83,9 @@ func runProvenance(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "provenance", "provenance REF@sha256:...|sha256:... [-o table|json]")
 	output := fs.String("o", "table", "output `format`: table or json")
 	server := serverFlag(fs)
-	rest, err := parse(fs, args)
+	digest, err := parseDigest(fs, args)
 	if err != nil {
 		return err
-	}
-	if len(rest) != 1 {
-		return usageErr("name exactly one image by digest (REF@sha256:... or sha256:...)")
-	}
-	digest := digestRE.FindString(rest[0])
-	if digest == "" || (rest[0] != digest && !strings.HasSuffix(rest[0], "@"+digest)) {
-		return usageErr("%q does not end in a sha256 digest", rest[0])
 	}
 	if *output != "table" && *output != "json" {
 		return usageErr("-o %q: use table or json", *output)

@@ -1,12 +1,10 @@
 package server
 
 import (
-	"bytes"
-	"context"
-	"strings"
 	"testing"
 
 	"github.com/custody-dev/custody/pkg/daemon"
+	"github.com/custody-dev/custody/pkg/daemon/daemontest"
 )
 
 // Main refuses arguments and configurations it cannot run with before it connects to
@@ -16,47 +14,17 @@ func TestMainRefusesBadConfiguration(t *testing.T) {
 		t.Setenv(k, "")
 	}
 	ok := []string{"-policies", "policies", "-ledger", "http://ledger:8081", "-trusted-keys", "k.pub"}
-	tests := []struct {
-		name     string
-		env      string // CUSTODY_EVIDENCE_WAIT
-		args     []string
-		wantCode int
-		wantErr  string
-	}{
-		{"unknown flag", "", []string{"-frobnicate"}, daemon.ExitUsage, "flag provided but not defined: -frobnicate"},
-		{"argument", "", append(ok, "extra"), daemon.ExitUsage, `unexpected argument "extra"`},
-		{"no policies", "", []string{"-ledger", "http://ledger:8081", "-trusted-keys", "k.pub"}, daemon.ExitConfigError, "policy directory is empty"},
-		{"no ledger", "", []string{"-policies", "policies", "-trusted-keys", "k.pub"}, daemon.ExitConfigError, "ledger URL is empty"},
-		{"no trusted keys", "", []string{"-policies", "policies", "-ledger", "http://ledger:8081"}, daemon.ExitConfigError, "no trusted keys"},
-		{"negative wait", "", append(ok, "-evidence-wait", "-1s"), daemon.ExitConfigError, "evidence wait -1s is negative"},
-		{"wait in the environment", "soon", ok, daemon.ExitConfigError, "CUSTODY_EVIDENCE_WAIT"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv("CUSTODY_EVIDENCE_WAIT", tt.env)
-			var stdout, stderr bytes.Buffer
-			code := Main(context.Background(), tt.args, &stdout, &stderr)
-			if code != tt.wantCode {
-				t.Errorf("Main exited %d, want %d; stderr %s", code, tt.wantCode, stderr.String())
-			}
-			if !strings.Contains(stderr.String(), tt.wantErr) {
-				t.Errorf("stderr %q does not name the problem %q", stderr.String(), tt.wantErr)
-			}
-			if stdout.Len() != 0 {
-				t.Errorf("stdout %q, want nothing", stdout.String())
-			}
-		})
-	}
+	daemontest.CheckRefusals(t, Main, []daemontest.Case{
+		{Name: "unknown flag", Args: []string{"-frobnicate"}, WantCode: daemon.ExitUsage, WantErr: "flag provided but not defined: -frobnicate"},
+		{Name: "argument", Args: append(ok, "extra"), WantCode: daemon.ExitUsage, WantErr: `unexpected argument "extra"`},
+		{Name: "no policies", Args: []string{"-ledger", "http://ledger:8081", "-trusted-keys", "k.pub"}, WantCode: daemon.ExitConfigError, WantErr: "policy directory is empty"},
+		{Name: "no ledger", Args: []string{"-policies", "policies", "-trusted-keys", "k.pub"}, WantCode: daemon.ExitConfigError, WantErr: "ledger URL is empty"},
+		{Name: "no trusted keys", Args: []string{"-policies", "policies", "-ledger", "http://ledger:8081"}, WantCode: daemon.ExitConfigError, WantErr: "no trusted keys"},
+		{Name: "negative wait", Args: append(ok, "-evidence-wait", "-1s"), WantCode: daemon.ExitConfigError, WantErr: "evidence wait -1s is negative"},
+		{Name: "wait in the environment", Args: ok, Env: map[string]string{"CUSTODY_EVIDENCE_WAIT": "soon"}, WantCode: daemon.ExitConfigError, WantErr: "CUSTODY_EVIDENCE_WAIT"},
+	})
 }
 
 func TestMainHelp(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	if code := Main(context.Background(), []string{"-h"}, &stdout, &stderr); code != 0 {
-		t.Errorf("Main -h exited %d, want 0", code)
-	}
-	for _, flag := range []string{"-policies", "-ledger", "-ledger-token", "-evidence-wait", "-trusted-keys", "-nats"} {
-		if !strings.Contains(stderr.String(), flag+" ") {
-			t.Errorf("usage does not list %s:\n%s", flag, stderr.String())
-		}
-	}
+	daemontest.CheckUsage(t, Main, "-policies", "-ledger", "-ledger-token", "-evidence-wait", "-trusted-keys", "-nats")
 }

@@ -1,12 +1,10 @@
 package server
 
 import (
-	"bytes"
-	"context"
-	"strings"
 	"testing"
 
 	"github.com/custody-dev/custody/pkg/daemon"
+	"github.com/custody-dev/custody/pkg/daemon/daemontest"
 )
 
 // Main refuses arguments and configurations it cannot run with before it connects to
@@ -15,44 +13,16 @@ func TestMainRefusesBadConfiguration(t *testing.T) {
 	for _, k := range []string{"CUSTODY_DB", "CUSTODY_HTTP_ADDR", "CUSTODY_TRUSTED_KEYS", "CUSTODY_LOG_KEY", "CUSTODY_LOG_PUB"} {
 		t.Setenv(k, "") // the defaults, whatever the environment of the test
 	}
-	tests := []struct {
-		name     string
-		args     []string
-		wantCode int
-		wantErr  string
-	}{
-		{"unknown flag", []string{"-frobnicate"}, daemon.ExitUsage, "flag provided but not defined: -frobnicate"},
-		{"argument", []string{"-trusted-keys", "k.pub", "extra"}, daemon.ExitUsage, `unexpected argument "extra"`},
-		{"http address", []string{"-trusted-keys", "k.pub", "-http", "nowhere"}, daemon.ExitConfigError, `http address \"nowhere\"`},
-		{"empty db", []string{"-trusted-keys", "k.pub", "-db", ""}, daemon.ExitConfigError, "database is empty"},
-		{"no trusted keys", []string{"-trusted-keys", ""}, daemon.ExitConfigError, "no trusted keys"},
-		{"half a log key", []string{"-trusted-keys", "k.pub", "-log-key", "log.key"}, daemon.ExitConfigError, "set both CUSTODY_LOG_KEY and CUSTODY_LOG_PUB"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			code := Main(context.Background(), tt.args, &stdout, &stderr)
-			if code != tt.wantCode {
-				t.Errorf("Main exited %d, want %d; stderr %s", code, tt.wantCode, stderr.String())
-			}
-			if !strings.Contains(stderr.String(), tt.wantErr) {
-				t.Errorf("stderr %q does not name the problem %q", stderr.String(), tt.wantErr)
-			}
-			if stdout.Len() != 0 {
-				t.Errorf("stdout %q, want nothing", stdout.String())
-			}
-		})
-	}
+	daemontest.CheckRefusals(t, Main, []daemontest.Case{
+		{Name: "unknown flag", Args: []string{"-frobnicate"}, WantCode: daemon.ExitUsage, WantErr: "flag provided but not defined: -frobnicate"},
+		{Name: "argument", Args: []string{"-trusted-keys", "k.pub", "extra"}, WantCode: daemon.ExitUsage, WantErr: `unexpected argument "extra"`},
+		{Name: "http address", Args: []string{"-trusted-keys", "k.pub", "-http", "nowhere"}, WantCode: daemon.ExitConfigError, WantErr: `http address \"nowhere\"`},
+		{Name: "empty db", Args: []string{"-trusted-keys", "k.pub", "-db", ""}, WantCode: daemon.ExitConfigError, WantErr: "database is empty"},
+		{Name: "no trusted keys", Args: []string{"-trusted-keys", ""}, WantCode: daemon.ExitConfigError, WantErr: "no trusted keys"},
+		{Name: "half a log key", Args: []string{"-trusted-keys", "k.pub", "-log-key", "log.key"}, WantCode: daemon.ExitConfigError, WantErr: "set both CUSTODY_LOG_KEY and CUSTODY_LOG_PUB"},
+	})
 }
 
 func TestMainHelp(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	if code := Main(context.Background(), []string{"-h"}, &stdout, &stderr); code != 0 {
-		t.Errorf("Main -h exited %d, want 0", code)
-	}
-	for _, flag := range []string{"-db", "-http", "-trusted-keys", "-log-key", "-nats", "-blob-bucket"} {
-		if !strings.Contains(stderr.String(), flag+" ") {
-			t.Errorf("usage does not list %s:\n%s", flag, stderr.String())
-		}
-	}
+	daemontest.CheckUsage(t, Main, "-db", "-http", "-trusted-keys", "-log-key", "-nats", "-blob-bucket")
 }

@@ -1,13 +1,11 @@
 package server
 
 import (
-	"bytes"
-	"context"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/custody-dev/custody/pkg/daemon"
+	"github.com/custody-dev/custody/pkg/daemon/daemontest"
 )
 
 // Main refuses arguments and configurations it cannot run with before it connects to
@@ -17,44 +15,16 @@ func TestMainRefusesBadConfiguration(t *testing.T) {
 		t.Setenv(k, "")
 	}
 	missing := filepath.Join(t.TempDir(), "missing.pub")
-	tests := []struct {
-		name     string
-		args     []string
-		wantCode int
-		wantErr  string
-	}{
-		{"unknown flag", []string{"-frobnicate"}, daemon.ExitUsage, "flag provided but not defined: -frobnicate"},
-		{"argument", []string{"-trusted-keys", missing, "extra"}, daemon.ExitUsage, `unexpected argument "extra"`},
-		{"no trusted keys", nil, daemon.ExitConfigError, "no trusted keys"},
-		{"empty blob bucket", []string{"-trusted-keys", missing, "-blob-bucket", ""}, daemon.ExitConfigError, "blob bucket is empty"},
+	daemontest.CheckRefusals(t, Main, []daemontest.Case{
+		{Name: "unknown flag", Args: []string{"-frobnicate"}, WantCode: daemon.ExitUsage, WantErr: "flag provided but not defined: -frobnicate"},
+		{Name: "argument", Args: []string{"-trusted-keys", missing, "extra"}, WantCode: daemon.ExitUsage, WantErr: `unexpected argument "extra"`},
+		{Name: "no trusted keys", WantCode: daemon.ExitConfigError, WantErr: "no trusted keys"},
+		{Name: "empty blob bucket", Args: []string{"-trusted-keys", missing, "-blob-bucket", ""}, WantCode: daemon.ExitConfigError, WantErr: "blob bucket is empty"},
 		// Valid configuration, but the key file is missing: the run fails before NATS.
-		{"missing key file", []string{"-trusted-keys", missing, "-nats", "nats://127.0.0.1:1"}, daemon.ExitRunError, "missing.pub"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			code := Main(context.Background(), tt.args, &stdout, &stderr)
-			if code != tt.wantCode {
-				t.Errorf("Main exited %d, want %d; stderr %s", code, tt.wantCode, stderr.String())
-			}
-			if !strings.Contains(stderr.String(), tt.wantErr) {
-				t.Errorf("stderr %q does not name the problem %q", stderr.String(), tt.wantErr)
-			}
-			if stdout.Len() != 0 {
-				t.Errorf("stdout %q, want nothing", stdout.String())
-			}
-		})
-	}
+		{Name: "missing key file", Args: []string{"-trusted-keys", missing, "-nats", "nats://127.0.0.1:1"}, WantCode: daemon.ExitRunError, WantErr: "missing.pub"},
+	})
 }
 
 func TestMainHelp(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	if code := Main(context.Background(), []string{"-h"}, &stdout, &stderr); code != 0 {
-		t.Errorf("Main -h exited %d, want 0", code)
-	}
-	for _, flag := range []string{"-policies", "-trusted-keys", "-insecure-registries", "-blob-bucket", "-nats"} {
-		if !strings.Contains(stderr.String(), flag+" ") {
-			t.Errorf("usage does not list %s:\n%s", flag, stderr.String())
-		}
-	}
+	daemontest.CheckUsage(t, Main, "-policies", "-trusted-keys", "-insecure-registries", "-blob-bucket", "-nats")
 }

@@ -1,13 +1,11 @@
 package server
 
 import (
-	"bytes"
-	"context"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/custody-dev/custody/pkg/daemon"
+	"github.com/custody-dev/custody/pkg/daemon/daemontest"
 )
 
 // Main refuses arguments and configurations it cannot run with before it connects to
@@ -15,46 +13,18 @@ import (
 func TestMainRefusesBadConfiguration(t *testing.T) {
 	t.Setenv("CUSTODY_SCAN_TMPDIR", "")
 	missing := filepath.Join(t.TempDir(), "missing")
-	tests := []struct {
-		name     string
-		args     []string
-		wantCode int
-		wantErr  string
-	}{
-		{"unknown flag", []string{"-frobnicate"}, daemon.ExitUsage, "flag provided but not defined: -frobnicate"},
-		{"bad duration", []string{"-scan-timeout", "soon"}, daemon.ExitUsage, `invalid value "soon" for flag -scan-timeout`},
-		{"argument", []string{"extra"}, daemon.ExitUsage, `unexpected argument "extra"`},
-		{"concurrency", []string{"-concurrency", "0"}, daemon.ExitConfigError, "concurrency 0 must be 1-64"},
-		{"timeout", []string{"-scan-timeout", "0s"}, daemon.ExitConfigError, "scan timeout 0s must be positive"},
-		{"image size", []string{"-max-image-size", "-1"}, daemon.ExitConfigError, "max image size -1 must be positive"},
-		{"tmpdir", []string{"-tmpdir", missing}, daemon.ExitConfigError, "is not a directory"},
-		{"replicas", []string{"-replicas", "7"}, daemon.ExitConfigError, "replicas 7 must be 1-5"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			code := Main(context.Background(), tt.args, &stdout, &stderr)
-			if code != tt.wantCode {
-				t.Errorf("Main exited %d, want %d; stderr %s", code, tt.wantCode, stderr.String())
-			}
-			if !strings.Contains(stderr.String(), tt.wantErr) {
-				t.Errorf("stderr %q does not name the problem %q", stderr.String(), tt.wantErr)
-			}
-			if stdout.Len() != 0 {
-				t.Errorf("stdout %q, want nothing", stdout.String())
-			}
-		})
-	}
+	daemontest.CheckRefusals(t, Main, []daemontest.Case{
+		{Name: "unknown flag", Args: []string{"-frobnicate"}, WantCode: daemon.ExitUsage, WantErr: "flag provided but not defined: -frobnicate"},
+		{Name: "bad duration", Args: []string{"-scan-timeout", "soon"}, WantCode: daemon.ExitUsage, WantErr: `invalid value "soon" for flag -scan-timeout`},
+		{Name: "argument", Args: []string{"extra"}, WantCode: daemon.ExitUsage, WantErr: `unexpected argument "extra"`},
+		{Name: "concurrency", Args: []string{"-concurrency", "0"}, WantCode: daemon.ExitConfigError, WantErr: "concurrency 0 must be 1-64"},
+		{Name: "timeout", Args: []string{"-scan-timeout", "0s"}, WantCode: daemon.ExitConfigError, WantErr: "scan timeout 0s must be positive"},
+		{Name: "image size", Args: []string{"-max-image-size", "-1"}, WantCode: daemon.ExitConfigError, WantErr: "max image size -1 must be positive"},
+		{Name: "tmpdir", Args: []string{"-tmpdir", missing}, WantCode: daemon.ExitConfigError, WantErr: "is not a directory"},
+		{Name: "replicas", Args: []string{"-replicas", "7"}, WantCode: daemon.ExitConfigError, WantErr: "replicas 7 must be 1-5"},
+	})
 }
 
 func TestMainHelp(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	if code := Main(context.Background(), []string{"-h"}, &stdout, &stderr); code != 0 {
-		t.Errorf("Main -h exited %d, want 0", code)
-	}
-	for _, flag := range []string{"-tmpdir", "-concurrency", "-scan-timeout", "-max-image-size", "-insecure-registries", "-replicas", "-nats"} {
-		if !strings.Contains(stderr.String(), flag+" ") {
-			t.Errorf("usage does not list %s:\n%s", flag, stderr.String())
-		}
-	}
+	daemontest.CheckUsage(t, Main, "-tmpdir", "-concurrency", "-scan-timeout", "-max-image-size", "-insecure-registries", "-replicas", "-nats")
 }
