@@ -35,14 +35,36 @@ type entry struct {
 	Body        []byte `json:"body,omitempty"`
 }
 
+type options struct {
+	referrers bool
+}
+
+// Option configures a Registry.
+type Option func(*options) error
+
+// WithReferrersAPI turns the OCI referrers API (GET /v2/<name>/referrers/<digest>) on or
+// off. Default: on, so that Sigstore bundle referrers are stored the way OCI 1.1
+// registries store them. Off, the registry behaves like one without the API and clients
+// fall back to the referrers tag schema and cosign's .att tags.
+func WithReferrersAPI(enabled bool) Option {
+	return func(o *options) error { o.referrers = enabled; return nil }
+}
+
 // Open serves the registry state kept in dir (created if missing), replaying its journal.
-func Open(dir string) (*Registry, error) {
+func Open(dir string, opts ...Option) (*Registry, error) {
+	o := options{referrers: true}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, fmt.Errorf("dev registry: %w", err)
+		}
+	}
 	blobs := filepath.Join(dir, "blobs")
 	if err := os.MkdirAll(blobs, 0o755); err != nil {
 		return nil, fmt.Errorf("dev registry: %w", err)
 	}
 	r := &Registry{inner: registry.New(
 		registry.WithBlobHandler(registry.NewDiskBlobHandler(blobs)),
+		registry.WithReferrersSupport(o.referrers),
 		registry.Logger(log.New(io.Discard, "", 0)),
 	)}
 	path := filepath.Join(dir, "manifests.jsonl")

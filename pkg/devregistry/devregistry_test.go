@@ -1,6 +1,7 @@
 package devregistry_test
 
 import (
+	"context"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/custody-dev/custody/pkg/devregistry"
+	"github.com/custody-dev/custody/pkg/oci"
 )
 
 func TestRestartKeepsImagesAndTags(t *testing.T) {
@@ -54,5 +56,59 @@ func TestRestartKeepsImagesAndTags(t *testing.T) {
 			t.Fatalf("layer after restart: %v", err)
 		}
 		rc.Close()
+	}
+}
+
+// The referrers API is on by default, survives a restart (the referrers are manifests in
+// the journal), and WithReferrersAPI(false) turns it off.
+func TestReferrersAPI(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	open := func(opts ...devregistry.Option) (*devregistry.Registry, string, func()) {
+		t.Helper()
+		reg, err := devregistry.Open(dir, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(reg)
+		return reg, strings.TrimPrefix(srv.URL, "http://"), func() { srv.Close(); _ = reg.Close() }
+	}
+
+	_, host, closeReg := open()
+	img, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := img.Digest()
+	repo, _ := name.NewRepository(host + "/staging/app")
+	subject := repo.Digest(h.String())
+	if err := remote.Write(subject, img); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := oci.SupportsReferrers(ctx, repo); err != nil || !ok {
+		t.Fatalf("default: SupportsReferrers = %v, %v; want true", ok, err)
+	}
+	env := []byte(`{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[{"keyid":"","sig":"c2ln"}]}`)
+	ref, err := oci.AttachBundle(ctx, subject, oci.BundleAttachment{
+		Attachment: oci.Attachment{Envelope: env, PredicateType: "https://slsa.dev/provenance/v1"}, KeyHint: "k",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeReg()
+
+	_, host, closeReg = open()
+	repo, _ = name.NewRepository(host + "/staging/app")
+	got, err := oci.ReadBundleReferrers(ctx, repo.Digest(h.String()))
+	if err != nil || len(got) != 1 || got[0].Referrer.DigestStr() != ref.DigestStr() {
+		t.Fatalf("after restart: ReadBundleReferrers = %v, %v; want %s", got, err, ref.DigestStr())
+	}
+	closeReg()
+
+	_, host, closeReg = open(devregistry.WithReferrersAPI(false))
+	defer closeReg()
+	repo, _ = name.NewRepository(host + "/staging/app")
+	if ok, err := oci.SupportsReferrers(ctx, repo); err != nil || ok {
+		t.Fatalf("WithReferrersAPI(false): SupportsReferrers = %v, %v; want false", ok, err)
 	}
 }

@@ -29,6 +29,9 @@ type Copied struct {
 	// Attachments counts the cosign attachment manifests (.att, .sig, and the referrers
 	// fallback tag) copied along with the image.
 	Attachments int
+	// Referrers counts the Sigstore bundle referrers copied along with the image (only to
+	// a destination registry with the OCI referrers API).
+	Referrers int
 }
 
 // copyAttachmentTags lists the tags under which cosign keeps what it attached to the
@@ -44,7 +47,9 @@ func copyAttachmentTags(hex string) []string {
 // copies by digest only: the manifest is written to dst@digest, the destination's
 // manifest digest is checked against src's, and only then, when tag is not empty, is
 // dst:tag pointed at it, so a tag never names a half-copied image. Attachments are
-// copied by tag, from the same tags in src's repository, where present.
+// copied by tag, from the same tags in src's repository, where present, and when dst's
+// registry implements the OCI referrers API, src's Sigstore bundle referrers are copied
+// by digest (see ReadBundleReferrers for which referrers are bundles).
 //
 // opts are used for both registries (for example remote.WithAuthFromKeychain and
 // remote.WithTransport); any remote.WithContext among them is overridden by ctx.
@@ -101,6 +106,11 @@ func Copy(ctx context.Context, src name.Digest, dst name.Repository, tag string,
 		}
 	}
 
+	referrers, err := copyBundleReferrers(ctx, puller, pusher, src, dst, opts)
+	if err != nil {
+		return Copied{}, fmt.Errorf("copy %s: bundle referrers: %w", src, err)
+	}
+
 	head, err := puller.Head(ctx, dstDigest)
 	if err != nil {
 		return Copied{}, fmt.Errorf("copy %s: check destination %s: %w", src, dstDigest, err)
@@ -114,7 +124,7 @@ func Copy(ctx context.Context, src name.Digest, dst name.Repository, tag string,
 			return Copied{}, fmt.Errorf("copy %s: tag %s: %w", src, dst.Tag(tag), err)
 		}
 	}
-	return Copied{Digest: dstDigest, Attachments: attached}, nil
+	return Copied{Digest: dstDigest, Attachments: attached, Referrers: referrers}, nil
 }
 
 // copyTagIfPresent copies the manifest (and what it references) that from names to to.

@@ -1,11 +1,13 @@
 // Package oci moves Custody's evidence through OCI registries: it attaches signed
 // attestations to images in the layout cosign reads (a sha256-<hex>.att tag whose
 // manifest has one DSSE envelope per layer), reads them back, and copies an image with
-// its attachments from one repository to another by digest for promotion.
+// its attachments from one repository to another by digest for promotion. Where a
+// registry implements the OCI referrers API (SupportsReferrers), it also writes and reads
+// each envelope as a Sigstore bundle referrer, the layout cosign v3 reads by default
+// (AttachBundle, ReadBundleReferrers), and Copy carries those referrers along.
 //
 // Everything is addressed by digest: references must be pinned by sha256, what a
 // registry returns is checked against the digest asked for, and what is read is bounded
-// in size. It does not verify signatures (package verify does), decide policy, or
-// support the OCI referrers API; subpackage ocitest serves an in-memory registry for
-// tests.
+// in size. It does not verify signatures (package verify does) or decide policy;
+// subpackage ocitest serves an in-memory registry for tests.
 package oci

@@ -32,6 +32,7 @@ type Service struct {
 	signer *signing.Signer
 	o      options
 	locks  digestLocks
+	refs   referrersCache
 	// registry holds s.o.remote plus a shared puller and pusher, so that every attach
 	// reuses their authenticated transports instead of pinging the registry again.
 	registry []remote.Option
@@ -49,6 +50,7 @@ type options struct {
 	replicas    int
 	concurrency int
 	memoryState bool
+	referrers   ReferrersMode // "" is ReferrersAuto
 }
 
 // Option configures a Service.
@@ -102,6 +104,19 @@ func WithStateReplicas(n int) Option {
 // WithMemoryState keeps the state bucket in memory (tests only).
 func WithMemoryState() Option {
 	return func(o *options) error { o.memoryState = true; return nil }
+}
+
+// WithReferrers says when to attach each envelope as a Sigstore bundle referrer too:
+// ReferrersAuto (the default), ReferrersOn or ReferrersOff.
+func WithReferrers(mode ReferrersMode) Option {
+	return func(o *options) error {
+		switch mode {
+		case ReferrersAuto, ReferrersOn, ReferrersOff:
+			o.referrers = mode
+			return nil
+		}
+		return fmt.Errorf("attestor: referrers mode %q: use auto, on or off", mode)
+	}
 }
 
 // WithConcurrency sets how many events each consumer handles at once. Default 2.

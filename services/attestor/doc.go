@@ -2,8 +2,9 @@
 // signed evidence. It consumes custody.build.completed (→ SLSA Provenance v1) and
 // custody.scan.completed (→ CycloneDX SBOM statement, for COMPLETE and INCOMPLETE scans),
 // builds the in-toto statement, signs it as a DSSE envelope, stores the envelope in the
-// blob store, attaches it to the image in the layout cosign reads, and publishes
-// custody.attestation.signed.
+// blob store, attaches it to the image in the layout cosign reads (the .att tag, and where
+// the registry has the OCI referrers API a Sigstore bundle referrer too; see
+// WithReferrers), and publishes custody.attestation.signed.
 //
 // Delivery is at least once and ECDSA signatures are randomised, so signing again on
 // redelivery would create a second, different envelope for the same statement. The

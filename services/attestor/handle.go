@@ -123,6 +123,9 @@ func (s *Service) attest(ctx context.Context, msg *events.Message, subject name.
 	case err != nil:
 		return fmt.Errorf("event %s: %w", msg.ID, err)
 	}
+	if err := s.attachBundle(ctx, msg, subject, env, rec); err != nil {
+		return err
+	}
 
 	signed := &eventsv1.AttestationSigned{
 		Image:         subject.Name(),

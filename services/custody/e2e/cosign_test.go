@@ -31,9 +31,12 @@ type cosignVersion struct {
 // cosignVersions are the cosign invocations to check. cosign v3 looks for Sigstore
 // bundles (OCI referrers, or a sha256-<hex> index tag) first and falls back to the .att
 // layout when it finds none; --new-bundle-format=false goes to the .att layout directly.
-// Both must work.
+// Both must work. cosign v2.6.5 also switches to the bundles when it finds any (custody
+// dev's registry has the referrers API, so the attestor writes them), and then insists on
+// a trusted root, which offline it cannot fetch from TUF: an empty one (it trusts only
+// --key) stands in. referrers_test.go checks plain v2 against the .att layout alone.
 var cosignVersions = []cosignVersion{
-	{label: "v2", name: "v2", env: "CUSTODY_TEST_COSIGN_V2"},
+	{label: "v2", name: "v2", env: "CUSTODY_TEST_COSIGN_V2", extra: []string{"--trusted-root", "testdata/empty_trusted_root.json"}},
 	{label: "v3", name: "v3", env: "CUSTODY_TEST_COSIGN_V3", extra: []string{"--new-bundle-format=false"}},
 	{label: "v3 bundle auto-detect", name: "v3", env: "CUSTODY_TEST_COSIGN_V3"},
 }
