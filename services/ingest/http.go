@@ -55,6 +55,7 @@ func (s *Service) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(PathBuildEvents, s.postOnly(s.handleBuild))
 	mux.HandleFunc(PathPromotions, s.postOnly(s.handlePromotion))
+	mux.HandleFunc(PathAttestations, s.postLimited(MaxAttestationRequestSize, errImportTooLarge, s.handleAttestation))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errNotFound) })
 	return securityHeaders(mux)
 }
@@ -76,6 +77,11 @@ func securityHeaders(next http.Handler) http.Handler {
 
 // postOnly checks the method and content type and reads the bounded body.
 func (s *Service) postOnly(h func(http.ResponseWriter, *http.Request, []byte)) http.HandlerFunc {
+	return s.postLimited(buildevent.MaxSize, errTooLarge, h)
+}
+
+// postLimited is postOnly for a body of at most limit bytes; a larger one is tooLarge.
+func (s *Service) postLimited(limit int64, tooLarge error, h func(http.ResponseWriter, *http.Request, []byte)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
@@ -91,11 +97,11 @@ func (s *Service) postOnly(h func(http.ResponseWriter, *http.Request, []byte)) h
 			s.writeError(w, r, errMediaType)
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, buildevent.MaxSize))
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				err = errTooLarge
+				err = tooLarge
 			} else {
 				err = &buildevent.FieldError{Field: "body", Problem: "could not be read: " + err.Error()}
 			}
@@ -160,11 +166,18 @@ func newRequestID() (string, error) {
 // place that does so.
 func httpStatus(err error) int {
 	var fe *buildevent.FieldError
+	var re *rejectedError
 	switch {
 	case errors.As(err, &fe):
 		return http.StatusBadRequest
-	case errors.Is(err, errTooLarge), errors.Is(err, buildevent.ErrTooLarge):
+	case errors.As(err, &re):
+		return http.StatusUnprocessableEntity
+	case errors.Is(err, errTooLarge), errors.Is(err, buildevent.ErrTooLarge), errors.Is(err, errImportTooLarge):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, errImportDisabled):
+		return http.StatusNotImplemented
+	case errors.Is(err, errBlobUnavailable):
+		return http.StatusServiceUnavailable
 	case errors.Is(err, errMediaType):
 		return http.StatusUnsupportedMediaType
 	case errors.Is(err, errMethod):
@@ -182,8 +195,11 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	status := httpStatus(err)
 	resp := ErrorResponse{Error: strings.ReplaceAll(err.Error(), "\n", "; ")}
 	var fe *buildevent.FieldError
+	var re *rejectedError
 	if errors.As(err, &fe) {
 		resp.Field = fe.Field
+	} else if errors.As(err, &re) {
+		resp.Field = re.field
 	}
 	if status == http.StatusInternalServerError {
 		s.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "error", err)

@@ -18,15 +18,19 @@ const (
 
 // Service accepts build events and promotion requests over HTTP and publishes them.
 type Service struct {
-	bus     *events.Bus
-	log     *slog.Logger
-	now     func() time.Time
-	handler http.Handler
+	bus      *events.Bus
+	log      *slog.Logger
+	now      func() time.Time
+	verifier Verifier  // nil: attestation import disabled
+	blobs    BlobStore // nil: attestation import disabled
+	handler  http.Handler
 }
 
 type options struct {
-	log *slog.Logger
-	now func() time.Time
+	log      *slog.Logger
+	now      func() time.Time
+	verifier Verifier
+	blobs    BlobStore
 }
 
 // Option configures a Service.
@@ -54,6 +58,31 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
+// WithVerifier sets the trusted keys that imported attestations (POST /v1/attestations)
+// must be signed by. The ledger must trust the same keys: it verifies every envelope
+// again before recording it. Import needs WithBlobs too; without both it is disabled
+// and answers 501.
+func WithVerifier(v Verifier) Option {
+	return func(o *options) error {
+		if v == nil {
+			return errors.New("ingest: nil verifier")
+		}
+		o.verifier = v
+		return nil
+	}
+}
+
+// WithBlobs sets the blob store imported envelopes are kept in, the one the ledger reads.
+func WithBlobs(b BlobStore) Option {
+	return func(o *options) error {
+		if b == nil {
+			return errors.New("ingest: nil blob store")
+		}
+		o.blobs = b
+		return nil
+	}
+}
+
 // New returns a Service that publishes on bus.
 func New(bus *events.Bus, opts ...Option) (*Service, error) {
 	if bus == nil {
@@ -65,12 +94,15 @@ func New(bus *events.Bus, opts ...Option) (*Service, error) {
 			return nil, err
 		}
 	}
-	s := &Service{bus: bus, log: o.log, now: o.now}
+	if (o.verifier == nil) != (o.blobs == nil) {
+		return nil, errors.New("ingest: attestation import needs both WithVerifier and WithBlobs")
+	}
+	s := &Service{bus: bus, log: o.log, now: o.now, verifier: o.verifier, blobs: o.blobs}
 	s.handler = s.routes()
 	return s, nil
 }
 
-// Handler serves POST /v1/events/build and POST /v1/promotions.
+// Handler serves POST /v1/events/build, POST /v1/promotions and POST /v1/attestations.
 func (s *Service) Handler() http.Handler { return s.handler }
 
 // Start does nothing: the service consumes no events. It is here so that every

@@ -39,6 +39,8 @@ type devConfig struct {
 	evidenceWait                       time.Duration
 	logLevel                           string
 	db                                 string // ledger database; "" is DATA/ledger.db
+	// trust lists --trust files: more trusted PEM public keys, for imported attestations.
+	trust []string
 }
 
 func (c devConfig) validate() error {
@@ -74,6 +76,8 @@ func runDev(ctx context.Context, e env, args []string) error {
 	fs.DurationVar(&c.evidenceWait, "evidence-wait", 60*time.Second, "how long the gate waits for required evidence")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn, error")
 	fs.StringVar(&c.db, "db", "", "ledger database: a SQLite `FILE`, or a postgres:// URL (default DATA/ledger.db)")
+	fs.Func("trust", "also trust signatures by the PEM public key in `FILE.pub`, e.g. a cosign key whose attestations `custody attest import` records (repeatable; DATA/keys/trusted/*.pub are trusted too)",
+		func(f string) error { c.trust = append(c.trust, f); return nil })
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -193,6 +197,18 @@ func (s *devStack) start(ctx context.Context, e env) error {
 	if err != nil {
 		return err
 	}
+	for _, f := range c.trust {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("--trust: %w", err)
+		}
+		k, err := verify.ParseTrustedKeyPEM(strings.TrimSuffix(filepath.Base(f), filepath.Ext(f)), data)
+		if err != nil {
+			return fmt.Errorf("--trust %s: %w", f, err)
+		}
+		trusted = append(trusted, k)
+	}
+	// One trusted set for ingest (imports), ledger, gate and promoter.
 	verifier, err := verify.NewVerifier(trusted)
 	if err != nil {
 		return err
@@ -268,7 +284,8 @@ func (s *devStack) start(ctx context.Context, e env) error {
 	if err != nil {
 		return err
 	}
-	in, err := ingest.New(ingestBus, ingest.WithLogger(s.log.With("service", "ingest")))
+	in, err := ingest.New(ingestBus, ingest.WithLogger(s.log.With("service", "ingest")),
+		ingest.WithVerifier(verifier), ingest.WithBlobs(blobs))
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}

@@ -5,7 +5,9 @@
 //
 // Configuration comes from flags, which default to the environment: CUSTODY_HTTP_ADDR
 // (127.0.0.1:8080), CUSTODY_NATS_URL (nats://127.0.0.1:4222), CUSTODY_STREAM and
-// CUSTODY_SUBJECT_PREFIX.
+// CUSTODY_SUBJECT_PREFIX. CUSTODY_TRUSTED_KEYS (the same keys the ledger trusts) turns on
+// attestation import (POST /v1/attestations), which then also uses CUSTODY_BLOB_BUCKET
+// (default CUSTODY_BLOBS); without trusted keys import answers 501.
 //
 // It is not for embedding ingest in a process wired differently (as `custody dev` does):
 // build one from package ingest (services/ingest) instead.

@@ -7,9 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/custody-dev/custody/pkg/daemon"
+	"github.com/custody-dev/custody/pkg/verify"
 	"github.com/custody-dev/custody/services/ingest"
 )
 
@@ -23,7 +25,21 @@ func (c config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.httpAddr); err != nil {
 		errs = append(errs, fmt.Errorf("http address %q: %w", c.httpAddr, err))
 	}
-	return errors.Join(append(errs, c.Common.Validate())...)
+	return errors.Join(append(errs, c.common().Validate())...)
+}
+
+// importEnabled reports whether trusted keys are configured. With them ingest imports
+// attestations (POST /v1/attestations) and needs the blob bucket; without them that
+// endpoint answers 501 and ingest runs as it always has, with neither.
+func (c config) importEnabled() bool { return strings.Trim(c.TrustedKeys, " ,") != "" }
+
+// common is the shared configuration with the parts import needs dropped when it is off.
+func (c config) common() daemon.Common {
+	cc := c.Common
+	if !c.importEnabled() {
+		cc.Uses &^= daemon.UsesBlobs | daemon.UsesTrustedKeys
+	}
+	return cc
 }
 
 // Main runs ingest with the command-line arguments args (without the program name) until
@@ -33,7 +49,7 @@ func (c config) Validate() error {
 // errors and the JSON log go to stderr; nothing is written to stdout. Main never exits the
 // process.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg := config{Common: daemon.Common{Name: "ingest"}}
+	cfg := config{Common: daemon.Common{Name: "ingest", Uses: daemon.UsesBlobs | daemon.UsesTrustedKeys}}
 	fs := daemon.NewFlagSet(cfg.Name, stderr)
 	cfg.RegisterFlags(fs)
 	fs.StringVar(&cfg.httpAddr, "http", daemon.EnvOr("CUSTODY_HTTP_ADDR", "127.0.0.1:8080"), "address to serve HTTP on")
@@ -44,12 +60,30 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
-	conn, err := cfg.Connect(ctx, log)
+	opts := []ingest.Option{ingest.WithLogger(log)}
+	var verifier *verify.Verifier
+	if cfg.importEnabled() {
+		keys, err := daemon.LoadTrustedKeys(cfg.TrustedKeys)
+		if err != nil {
+			return err
+		}
+		if verifier, err = verify.NewVerifier(keys); err != nil {
+			return err
+		}
+		opts = append(opts, ingest.WithVerifier(verifier))
+	}
+	conn, err := cfg.common().Connect(ctx, log)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	svc, err := ingest.New(conn.Bus, ingest.WithLogger(log))
+	if verifier != nil {
+		opts = append(opts, ingest.WithBlobs(conn.Blobs))
+		log.Info("attestation import enabled", "trusted_keys", verifier.KeyIDs(), "blob_bucket", cfg.BlobBucket)
+	} else {
+		log.Info("attestation import disabled: no trusted keys (CUSTODY_TRUSTED_KEYS)")
+	}
+	svc, err := ingest.New(conn.Bus, opts...)
 	if err != nil {
 		return err
 	}

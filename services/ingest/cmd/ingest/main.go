@@ -1,8 +1,10 @@
-// Command ingest serves Custody's build-event and promotion-request endpoints.
+// Command ingest serves Custody's build-event, promotion-request and attestation-import
+// endpoints.
 //
 // Its flags and the CUSTODY_* environment variables they default to (CUSTODY_HTTP_ADDR,
-// CUSTODY_NATS_URL, CUSTODY_STREAM, CUSTODY_SUBJECT_PREFIX) are documented in package
-// server, which `custody serve ingest` runs too; `ingest -h` lists them.
+// CUSTODY_NATS_URL, CUSTODY_STREAM, CUSTODY_SUBJECT_PREFIX, and for attestation import
+// CUSTODY_TRUSTED_KEYS and CUSTODY_BLOB_BUCKET) are documented in package server, which
+// `custody serve ingest` runs too; `ingest -h` lists them.
 package main
 
 import (
