@@ -9,7 +9,9 @@
 // (CUSTODY_BLOBS), CUSTODY_INSECURE_REGISTRIES (comma-separated registry hosts to reach
 // over plain HTTP), CUSTODY_SIGNING_KEY (a key reference: the path of a cosign-format key
 // file, or a KMS URI: awskms://, gcpkms://, azurekms://, hashivault://; KMS credentials
-// come from each provider's usual environment). A key file's password is read from
+// come from each provider's usual environment), and CUSTODY_REFERRERS (auto, the default:
+// also attach each envelope as a Sigstore bundle referrer where the registry implements
+// the OCI referrers API; on; or off). A key file's password is read from
 // CUSTODY_KEY_PASSWORD only, removed from the environment once read, and never logged.
 // Registry credentials come from the Docker config (~/.docker/config.json) and credential
 // helpers.

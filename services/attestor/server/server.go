@@ -18,6 +18,7 @@ type config struct {
 	daemon.Common
 	keyPath     string
 	concurrency int
+	referrers   string
 }
 
 func (c config) Validate() error {
@@ -27,6 +28,11 @@ func (c config) Validate() error {
 	}
 	if c.concurrency < 1 || c.concurrency > 64 {
 		errs = append(errs, fmt.Errorf("concurrency %d must be 1-64", c.concurrency))
+	}
+	switch attestor.ReferrersMode(c.referrers) {
+	case attestor.ReferrersAuto, attestor.ReferrersOn, attestor.ReferrersOff:
+	default:
+		errs = append(errs, fmt.Errorf("referrers %q: use auto, on or off", c.referrers))
 	}
 	return errors.Join(errs...)
 }
@@ -46,6 +52,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg.RegisterFlags(fs)
 	fs.StringVar(&cfg.keyPath, "key", os.Getenv("CUSTODY_SIGNING_KEY"), "signing key `ref`: a cosign-format key file (password in CUSTODY_KEY_PASSWORD) or a KMS URI (awskms://, gcpkms://, azurekms://, hashivault://)")
 	fs.IntVar(&cfg.concurrency, "concurrency", 2, "events handled at once per consumer")
+	fs.StringVar(&cfg.referrers, "referrers", daemon.EnvOr("CUSTODY_REFERRERS", string(attestor.ReferrersAuto)),
+		"also attach each envelope as a Sigstore bundle referrer: `auto` (where the registry implements the OCI referrers API), on or off")
 	if code, ok := daemon.ParseFlags(fs, args); !ok {
 		return code
 	}
@@ -75,6 +83,7 @@ func run(ctx context.Context, cfg config, password []byte, log *slog.Logger) err
 		attestor.WithLogger(log),
 		attestor.WithStateReplicas(cfg.Replicas),
 		attestor.WithConcurrency(cfg.concurrency),
+		attestor.WithReferrers(attestor.ReferrersMode(cfg.referrers)),
 		attestor.WithRemoteOptions(remoteOpts...),
 	)
 	if err != nil {

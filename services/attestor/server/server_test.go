@@ -23,6 +23,8 @@ func TestMainRefusesBadConfiguration(t *testing.T) {
 		{Name: "no key", WantCode: daemon.ExitConfigError, WantErr: "no signing key: set CUSTODY_SIGNING_KEY or -key"},
 		{Name: "concurrency", Args: []string{"-key", missing, "-concurrency", "65"}, WantCode: daemon.ExitConfigError, WantErr: "concurrency 65 must be 1-64"},
 		{Name: "stream name", Args: []string{"-key", missing, "-stream", "a.b"}, WantCode: daemon.ExitConfigError, WantErr: `stream name \"a.b\"`},
+		{Name: "referrers mode", Args: []string{"-key", missing, "-referrers", "sometimes"}, WantCode: daemon.ExitConfigError, WantErr: `referrers \"sometimes\": use auto, on or off`},
+		{Name: "referrers mode from the environment", Env: map[string]string{"CUSTODY_REFERRERS": "yes"}, Args: []string{"-key", missing}, WantCode: daemon.ExitConfigError, WantErr: `referrers \"yes\"`},
 		// Valid configuration, but the key does not load: the run fails before NATS.
 		{Name: "missing key file", Args: []string{"-key", missing, "-nats", "nats://127.0.0.1:1"}, WantCode: daemon.ExitRunError, WantErr: "load signing key " + missing},
 	})
@@ -46,5 +48,5 @@ func TestMainConsumesPassword(t *testing.T) {
 }
 
 func TestMainHelp(t *testing.T) {
-	daemontest.CheckUsage(t, Main, "-key", "-concurrency", "-insecure-registries", "-replicas", "-nats")
+	daemontest.CheckUsage(t, Main, "-key", "-concurrency", "-referrers", "-insecure-registries", "-replicas", "-nats")
 }

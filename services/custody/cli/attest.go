@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -119,13 +120,14 @@ func runAttestImport(ctx context.Context, e env, args []string) error {
 		remote.WithAuthFromKeychain(authn.DefaultKeychain),
 		remote.WithUserAgent("custody/" + version),
 	}
-	atts, err := oci.ReadAttachments(ctx, subject, opts...)
+	atts, err := attachedEnvelopes(ctx, subject, opts)
 	if err != nil {
 		return err
 	}
 	report := importReport{Subject: subject.Name(), Attachment: subject.Context().Tag(oci.AttachmentTag(subject.DigestStr())).Name()}
 	if len(atts) == 0 {
-		return denied("no attestations are attached to %s (looked for %s): nothing to import", subject.Name(), report.Attachment)
+		return denied("no attestations are attached to %s (looked for %s and for Sigstore bundle referrers): nothing to import",
+			subject.Name(), report.Attachment)
 	}
 	for _, a := range atts {
 		report.Results = append(report.Results, importOne(ctx, c, subject, a))
@@ -141,6 +143,32 @@ func runAttestImport(ctx context.Context, e env, args []string) error {
 		return waitErr
 	}
 	return importOutcome(&report)
+}
+
+// attachedEnvelopes reads the envelopes attached to subject in both layouts cosign
+// writes: the .att tag (cosign v2, and v3 with --new-bundle-format=false) and Sigstore
+// bundle referrers (cosign v3's default, through the OCI referrers API or its tag
+// schema). An envelope found in both is listed once, from the .att tag.
+func attachedEnvelopes(ctx context.Context, subject name.Digest, opts []remote.Option) ([]oci.StoredAttachment, error) {
+	atts, err := oci.ReadAttachments(ctx, subject, opts...)
+	if err != nil {
+		return nil, err
+	}
+	bundles, err := oci.ReadBundleReferrers(ctx, subject, opts...)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[[sha256.Size]byte]bool{}
+	for _, a := range atts {
+		seen[sha256.Sum256(a.Envelope)] = true
+	}
+	for _, b := range bundles {
+		if h := sha256.Sum256(b.Envelope); !seen[h] {
+			seen[h] = true
+			atts = append(atts, oci.StoredAttachment{Attachment: b.Attachment, Digest: b.Digest, Annotations: b.Annotations})
+		}
+	}
+	return atts, nil
 }
 
 // importOne posts one attached envelope to the server.
@@ -288,7 +316,7 @@ func printImport(w io.Writer, format string, r *importReport) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
-	fmt.Fprintf(w, "%s: %d attestation(s) in %s\n", r.Subject, len(r.Results), r.Attachment)
+	fmt.Fprintf(w, "%s: %d attestation(s) attached (in %s and Sigstore bundle referrers)\n", r.Subject, len(r.Results), r.Attachment)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PREDICATE TYPE\tKEY\tSTATUS\tDETAIL")
 	for _, x := range r.Results {

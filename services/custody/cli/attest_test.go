@@ -189,6 +189,26 @@ func TestAttestImport(t *testing.T) {
 		t.Error("the ledger holds a record of an image whose only attestation is untrusted")
 	}
 
+	// cosign v3's default layout: a Sigstore bundle referrer and no .att tag.
+	bundled := pushRandom(t, s.cfg.registryAddr, "staging/bundled")
+	stmt := fmt.Sprintf(`{"_type":"https://in-toto.io/Statement/v1","predicateType":"https://slsa.dev/provenance/v1","subject":[{"name":%q,"digest":{"sha256":%q}}],"predicate":{}}`,
+		bundled.Context().Name(), strings.TrimPrefix(bundled.DigestStr(), "sha256:"))
+	benv, err := ci.Sign(context.Background(), "application/vnd.in-toto+json", []byte(stmt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := oci.AttachBundle(context.Background(), bundled, oci.BundleAttachment{
+		Attachment: oci.Attachment{Envelope: benv, PredicateType: "https://slsa.dev/provenance/v1"}, KeyHint: ci.KeyID(),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if out, stderr, code := run(t, "attest", "import", bundled.String(), "--server", server, "--timeout", "30s"); code != ExitOK {
+		t.Fatalf("import of a bundle referrer = %d\n%s%s", code, out, stderr)
+	}
+	if p := provenanceOf(t, server, bundled.String()); len(p.Attestations) != 1 || fmt.Sprint(p.Attestations[0].KeyIDs) != fmt.Sprint([]string{ci.KeyID()}) {
+		t.Errorf("after importing a bundle referrer the ledger holds %+v, want the provenance by the --trust key", p.Attestations)
+	}
+
 	// No attestations at all: exit 1, saying so.
 	bare := pushRandom(t, s.cfg.registryAddr, "staging/bare")
 	if _, stderr, code := run(t, "attest", "import", bare.String(), "--server", server); code != ExitDenied ||

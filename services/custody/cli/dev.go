@@ -41,6 +41,9 @@ type devConfig struct {
 	db                                 string // ledger database; "" is DATA/ledger.db
 	// trust lists --trust files: more trusted PEM public keys, for imported attestations.
 	trust []string
+	// noReferrers turns the dev registry's OCI referrers API off, so that only cosign's
+	// .att tags are written (what registries without the API get).
+	noReferrers bool
 }
 
 func (c devConfig) validate() error {
@@ -75,6 +78,7 @@ func runDev(ctx context.Context, e env, args []string) error {
 	fs.StringVar(&c.bucket, "blob-bucket", "", "blob store bucket `NAME` (default <stream>_BLOBS)")
 	fs.DurationVar(&c.evidenceWait, "evidence-wait", 60*time.Second, "how long the gate waits for required evidence")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn, error")
+	fs.BoolVar(&c.noReferrers, "no-referrers", false, "serve the registry without the OCI referrers API: attestations go only to cosign's .att tags, not also to Sigstore bundle referrers")
 	fs.StringVar(&c.db, "db", "", "ledger database: a SQLite `FILE`, or a postgres:// URL (default DATA/ledger.db)")
 	fs.Func("trust", "also trust signatures by the PEM public key in `FILE.pub`, e.g. a cosign key whose attestations `custody attest import` records (repeatable; DATA/keys/trusted/*.pub are trusted too)",
 		func(f string) error { c.trust = append(c.trust, f); return nil })
@@ -231,7 +235,7 @@ func (s *devStack) start(ctx context.Context, e env) error {
 	}
 	s.add("ledger database", func(context.Context) error { return store.Close() })
 
-	reg, err := devregistry.Open(filepath.Join(c.data, "registry"))
+	reg, err := devregistry.Open(filepath.Join(c.data, "registry"), devregistry.WithReferrersAPI(!c.noReferrers))
 	if err != nil {
 		return err
 	}

@@ -9,11 +9,15 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // cosignRun runs a cosign binary offline in dir: a fresh HOME and TUF_ROOT, no
@@ -74,15 +78,18 @@ func cosignKeyPair(t *testing.T, bin, prefix string) (key, pub, id string) {
 
 // cosignAttest runs `cosign attest --key` against ref, offline, writing cosign's .att
 // layout (the only one v2 writes).
-func cosignAttest(t *testing.T, bin, key, typ, predicate, ref string) {
+func cosignAttest(t *testing.T, bin, key, typ, predicate, ref string, offline ...string) {
 	t.Helper()
 	dir := t.TempDir()
 	pred := filepath.Join(dir, "predicate.json")
 	if err := os.WriteFile(pred, []byte(predicate), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	res := cosignRun(t, bin, dir, "attest", "--key", key, "--type", typ, "--predicate", pred,
-		"--tlog-upload=false", "--allow-http-registry", "--yes", ref)
+	if offline == nil {
+		offline = []string{"--tlog-upload=false"}
+	}
+	args := append([]string{"attest", "--key", key, "--type", typ, "--predicate", pred}, offline...)
+	res := cosignRun(t, bin, dir, append(args, "--allow-http-registry", "--yes", ref)...)
 	if res.code != 0 {
 		t.Fatalf("cosign attest: exit %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
 	}
@@ -164,4 +171,48 @@ func TestE2EAttestImportCosign(t *testing.T) {
 	if out, code := d.custody(t, "provenance", other.String(), "-o", "json"); code == 0 && strings.Contains(out, `"keyIds"`) {
 		t.Errorf("the ledger recorded an attestation of an image whose only attestation is untrusted:\n%s", out)
 	}
+}
+
+// TestE2EAttestImportCosignV3 attests with the real cosign v3 in its default layout, a
+// Sigstore bundle as an OCI referrer of the image (no .att tag), and imports it.
+func TestE2EAttestImportCosignV3(t *testing.T) {
+	bin := cosignBinary(t, cosignVersions[1])
+	key, pub, keyID := cosignKeyPair(t, bin, "ci")
+
+	d := &devStack{bin: custodyBinary(t), data: t.TempDir(), api: freeAddr(t), registry: freeAddr(t),
+		extraArgs: []string{"--trust", pub}}
+	d.start(t)
+	defer d.stop(t)
+
+	ref, digest := pushImage(t, d.registry, "staging/cosigned-v3")
+	// cosign v3 signs without a transparency log when its signing config names none.
+	cfg, err := filepath.Abs(filepath.Join("testdata", "empty_signing_config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cosignAttest(t, bin, key, "slsaprovenance1", slsaPredicate, ref.String(), "--signing-config", cfg)
+	attTag := fmt.Sprintf("%s/staging/cosigned-v3:%s-%s.att", d.registry, digest.Algorithm, digest.Hex)
+	if _, err := remote.Head(mustTag(t, attTag)); err == nil {
+		t.Fatalf("cosign v3 wrote %s: this test is about its bundle referrers", attTag)
+	}
+
+	out, code := d.custody(t, "attest", "import", ref.String(), "--timeout", "60s")
+	t.Logf("custody attest import:\n%s", out)
+	if code != 0 {
+		t.Fatalf("attest import: exit %d\n%s\nservice log:\n%s", code, out, d.log)
+	}
+	p := d.provenance(t, ref.String())
+	if len(p.Attestations) != 1 || p.Attestations[0].PredicateType != "https://slsa.dev/provenance/v1" ||
+		len(p.Attestations[0].KeyIDs) != 1 || p.Attestations[0].KeyIDs[0] != keyID {
+		t.Errorf("ledger holds %+v, want the cosign v3 provenance by %s", p.Attestations, keyID)
+	}
+}
+
+func mustTag(t *testing.T, s string) name.Tag {
+	t.Helper()
+	tag, err := name.NewTag(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tag
 }
