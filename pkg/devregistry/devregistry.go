@@ -23,9 +23,14 @@ const maxManifest = 4 << 20
 
 // Registry is an http.Handler serving the OCI distribution API from dir.
 type Registry struct {
-	inner   http.Handler
-	mu      sync.Mutex
+	inner http.Handler
+
+	mu      sync.Mutex // orders manifest writes and their journal lines
 	journal *os.File
+	written uint64 // journal lines appended
+
+	syncMu sync.Mutex // one fsync at a time
+	synced uint64     // journal lines known to be on disk
 }
 
 type entry struct {
@@ -137,27 +142,55 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	// Serialise manifest writes so the journal's order is the registry's order.
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	rec := httptest.NewRecorder()
 	r.inner.ServeHTTP(rec, req)
+	var seq uint64
+	err = nil
+	journal := r.journal
 	if rec.Code/100 == 2 {
-		line, err := json.Marshal(entry{Method: req.Method, Path: req.URL.Path, ContentType: req.Header.Get("Content-Type"), Body: body})
-		if err == nil {
-			line = append(line, '\n')
-			if _, err = r.journal.Write(line); err == nil {
-				err = r.journal.Sync()
+		err = errors.New("journal closed")
+		if journal != nil {
+			var line []byte
+			if line, err = json.Marshal(entry{Method: req.Method, Path: req.URL.Path, ContentType: req.Header.Get("Content-Type"), Body: body}); err == nil {
+				if _, err = journal.Write(append(line, '\n')); err == nil {
+					r.written++
+					seq = r.written
+				}
 			}
 		}
-		if err != nil {
-			http.Error(w, "dev registry: journal write failed: "+err.Error(), http.StatusInternalServerError)
-			return
-		}
+	}
+	r.mu.Unlock()
+	if err == nil && seq > 0 {
+		err = r.syncThrough(journal, seq)
+	}
+	if err != nil {
+		http.Error(w, "dev registry: journal write failed: "+err.Error(), http.StatusInternalServerError)
+		return
 	}
 	for k, vs := range rec.Header() {
 		w.Header()[k] = vs
 	}
 	w.WriteHeader(rec.Code)
 	_, _ = w.Write(rec.Body.Bytes())
+}
+
+// syncThrough returns once journal line seq is on disk. Writers that arrive while an
+// fsync runs share the next one (group commit), so concurrent pushes are not serialised
+// behind one fsync each.
+func (r *Registry) syncThrough(journal *os.File, seq uint64) error {
+	r.syncMu.Lock()
+	defer r.syncMu.Unlock()
+	if r.synced >= seq {
+		return nil
+	}
+	r.mu.Lock()
+	target := r.written
+	r.mu.Unlock()
+	if err := journal.Sync(); err != nil {
+		return err
+	}
+	r.synced = target
+	return nil
 }
 
 // Close closes the journal. It is safe to call twice.

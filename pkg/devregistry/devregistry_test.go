@@ -2,6 +2,7 @@ package devregistry_test
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -110,5 +111,58 @@ func TestReferrersAPI(t *testing.T) {
 	repo, _ = name.NewRepository(host + "/staging/app")
 	if ok, err := oci.SupportsReferrers(ctx, repo); err != nil || ok {
 		t.Fatalf("WithReferrersAPI(false): SupportsReferrers = %v, %v; want false", ok, err)
+	}
+}
+
+// Concurrent pushes share fsyncs of the journal, and every one of them is there after a
+// restart.
+func TestConcurrentPushesSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	reg, err := devregistry.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(reg)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	const n = 24
+	want := make([]string, n)
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			img, err := random.Image(128, 1)
+			if err != nil {
+				errs <- err
+				return
+			}
+			d, _ := img.Digest()
+			want[i] = d.String()
+			tag, _ := name.NewTag(fmt.Sprintf("%s/staging/app:v%d", host, i))
+			errs <- remote.Write(tag, img)
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv.Close()
+	_ = reg.Close()
+
+	reg2, err := devregistry.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg2.Close()
+	srv2 := httptest.NewServer(reg2)
+	defer srv2.Close()
+	for i := range n {
+		tag, _ := name.NewTag(fmt.Sprintf("%s/staging/app:v%d", strings.TrimPrefix(srv2.URL, "http://"), i))
+		desc, err := remote.Head(tag)
+		if err != nil {
+			t.Fatalf("tag v%d after restart: %v", i, err)
+		}
+		if desc.Digest.String() != want[i] {
+			t.Errorf("tag v%d after restart = %s, want %s", i, desc.Digest, want[i])
+		}
 	}
 }
