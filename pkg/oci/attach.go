@@ -106,26 +106,11 @@ func Attach(ctx context.Context, subject name.Digest, atts []Attachment, opts ..
 			return name.Digest{}, fmt.Errorf("attach to %s: attachment %d: %w", subject, i, err)
 		}
 	}
-	opts = append(opts[:len(opts):len(opts)], remote.WithContext(ctx))
-	puller, err := remote.NewPuller(opts...)
+	target, err := openSubject(ctx, subject, opts)
 	if err != nil {
-		return name.Digest{}, fmt.Errorf("attach to %s: registry client: %w", subject, err)
+		return name.Digest{}, fmt.Errorf("attach to %s: %w", subject, err)
 	}
-	pusher, err := remote.NewPusher(opts...)
-	if err != nil {
-		return name.Digest{}, fmt.Errorf("attach to %s: registry client: %w", subject, err)
-	}
-
-	head, err := puller.Head(ctx, subject)
-	if isNotFound(err) {
-		return name.Digest{}, fmt.Errorf("attach to %s: %w", subject, ErrSubjectNotFound)
-	}
-	if err != nil {
-		return name.Digest{}, fmt.Errorf("attach to %s: look up image: %w", subject, err)
-	}
-	if head.Digest.String() != subject.DigestStr() {
-		return name.Digest{}, fmt.Errorf("attach to %s: registry answered %s: %w", subject, head.Digest, ErrDigestMismatch)
-	}
+	puller, pusher := target.puller, target.pusher
 
 	tag := subject.Context().Tag("sha256-" + hexDigest + ".att")
 	base, existing, current, err := readAttachmentImage(ctx, puller, tag)
@@ -171,6 +156,42 @@ func Attach(ctx context.Context, subject name.Digest, atts []Attachment, opts ..
 		return name.Digest{}, fmt.Errorf("attach to %s: write %s: %w", subject, tag, err)
 	}
 	return subject.Context().Digest(h.String()), nil
+}
+
+// subjectTarget holds the registry clients for writing about a subject, and the
+// subject's descriptor as the registry answered it.
+type subjectTarget struct {
+	puller *remote.Puller
+	pusher *remote.Pusher
+	head   *v1.Descriptor
+}
+
+// openSubject makes the registry clients for writing about subject (any
+// remote.WithContext in opts is overridden by ctx) and checks that the registry holds
+// subject under its digest: ErrSubjectNotFound where it does not, ErrDigestMismatch where
+// it answers another digest. Callers check that subject is pinned first and add their
+// own context to the error.
+func openSubject(ctx context.Context, subject name.Digest, opts []remote.Option) (subjectTarget, error) {
+	opts = append(opts[:len(opts):len(opts)], remote.WithContext(ctx))
+	puller, err := remote.NewPuller(opts...)
+	if err != nil {
+		return subjectTarget{}, fmt.Errorf("registry client: %w", err)
+	}
+	pusher, err := remote.NewPusher(opts...)
+	if err != nil {
+		return subjectTarget{}, fmt.Errorf("registry client: %w", err)
+	}
+	head, err := puller.Head(ctx, subject)
+	if isNotFound(err) {
+		return subjectTarget{}, ErrSubjectNotFound
+	}
+	if err != nil {
+		return subjectTarget{}, fmt.Errorf("look up image: %w", err)
+	}
+	if head.Digest.String() != subject.DigestStr() {
+		return subjectTarget{}, fmt.Errorf("registry answered %s: %w", head.Digest, ErrDigestMismatch)
+	}
+	return subjectTarget{puller: puller, pusher: pusher, head: head}, nil
 }
 
 func (a Attachment) validate() error {

@@ -170,25 +170,11 @@ func AttachBundle(ctx context.Context, subject name.Digest, b BundleAttachment, 
 	if err != nil {
 		return name.Digest{}, fmt.Errorf("attach bundle to %s: %w", subject, err)
 	}
-	opts = append(opts[:len(opts):len(opts)], remote.WithContext(ctx))
-	puller, err := remote.NewPuller(opts...)
+	target, err := openSubject(ctx, subject, opts)
 	if err != nil {
-		return name.Digest{}, fmt.Errorf("attach bundle to %s: registry client: %w", subject, err)
+		return name.Digest{}, fmt.Errorf("attach bundle to %s: %w", subject, err)
 	}
-	pusher, err := remote.NewPusher(opts...)
-	if err != nil {
-		return name.Digest{}, fmt.Errorf("attach bundle to %s: registry client: %w", subject, err)
-	}
-	head, err := puller.Head(ctx, subject)
-	if isNotFound(err) {
-		return name.Digest{}, fmt.Errorf("attach bundle to %s: %w", subject, ErrSubjectNotFound)
-	}
-	if err != nil {
-		return name.Digest{}, fmt.Errorf("attach bundle to %s: look up image: %w", subject, err)
-	}
-	if head.Digest.String() != subject.DigestStr() {
-		return name.Digest{}, fmt.Errorf("attach bundle to %s: registry answered %s: %w", subject, head.Digest, ErrDigestMismatch)
-	}
+	pusher, head := target.pusher, target.head
 
 	repo := subject.Context()
 	config := static.NewLayer([]byte(emptyConfig), types.OCIEmptyJSON)

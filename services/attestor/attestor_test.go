@@ -37,7 +37,9 @@ type fixture struct {
 	signed chan *eventsv1.AttestationSigned
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture starts an attestor on an embedded JetStream with in-memory state and blob
+// storage; opts are added after attestor.WithMemoryState.
+func newFixture(t *testing.T, opts ...attestor.Option) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	env := eventstest.New(t)
@@ -54,7 +56,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := attestor.New(bus, blobs, signer, attestor.WithMemoryState())
+	svc, err := attestor.New(bus, blobs, signer, append([]attestor.Option{attestor.WithMemoryState()}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,6 +366,9 @@ func TestNewValidates(t *testing.T) {
 			return attestor.New(bus, blobs, signer, attestor.WithConcurrency(0))
 		}},
 		{"nil logger", func() (*attestor.Service, error) { return attestor.New(bus, blobs, signer, attestor.WithLogger(nil)) }},
+		{"unknown referrers mode", func() (*attestor.Service, error) {
+			return attestor.New(bus, blobs, signer, attestor.WithReferrers("sometimes"))
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := tc.fn(); err == nil {

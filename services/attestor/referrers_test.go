@@ -2,9 +2,6 @@ package attestor_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"io"
 	"log"
 	"net/http"
@@ -19,58 +16,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/custody-dev/custody/pkg/attestation"
-	"github.com/custody-dev/custody/pkg/blob"
 	"github.com/custody-dev/custody/pkg/events"
-	"github.com/custody-dev/custody/pkg/events/eventstest"
 	"github.com/custody-dev/custody/pkg/oci"
 	"github.com/custody-dev/custody/pkg/oci/ocitest"
-	"github.com/custody-dev/custody/pkg/signing"
 	eventsv1 "github.com/custody-dev/custody/proto/custody/events/v1"
 	"github.com/custody-dev/custody/services/attestor"
 )
-
-// newFixtureWith is newFixture with service options.
-func newFixtureWith(t *testing.T, opts ...attestor.Option) *fixture {
-	t.Helper()
-	ctx := context.Background()
-	env := eventstest.New(t)
-	bus := env.Bus(t, events.WithSource("custody/attestor"))
-	blobs, err := blob.Open(ctx, env.JS, env.Bucket, blob.WithMemoryStorage())
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := signing.NewSigner(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := attestor.New(bus, blobs, signer, append([]attestor.Option{attestor.WithMemoryState()}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = svc.Shutdown(context.Background()) })
-	f := &fixture{t: t, env: env, bus: bus, blobs: blobs, signer: signer, svc: svc, signed: make(chan *eventsv1.AttestationSigned, 16)}
-	cons, err := bus.Consume(ctx, events.ConsumerSpec{Name: "test-signed", Type: events.TypeAttestationSigned},
-		func(_ context.Context, msg *events.Message) error {
-			var as eventsv1.AttestationSigned
-			if err := msg.Decode(&as); err != nil {
-				return err
-			}
-			f.signed <- &as
-			return nil
-		})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cons.Shutdown(context.Background()) })
-	return f
-}
 
 // probeCounter serves an in-memory registry and counts referrers API requests.
 type probeCounter struct {
@@ -117,7 +68,7 @@ func hasFallbackTag(subject name.Digest) bool {
 }
 
 func TestBundleReferrerWhereTheRegistryHasTheAPI(t *testing.T) {
-	f := newFixtureWith(t)
+	f := newFixture(t)
 	reg := newProbeCounter(t, true)
 	subject := ocitest.PushRandomImage(t, reg.host+"/team/app")
 
@@ -162,7 +113,7 @@ func TestBundleReferrerWhereTheRegistryHasTheAPI(t *testing.T) {
 }
 
 func TestNoBundleReferrerWithoutTheAPI(t *testing.T) {
-	f := newFixtureWith(t)
+	f := newFixture(t)
 	reg := newProbeCounter(t, false)
 	subject := ocitest.PushRandomImage(t, reg.host+"/app")
 
@@ -182,7 +133,7 @@ func TestNoBundleReferrerWithoutTheAPI(t *testing.T) {
 
 func TestReferrersModes(t *testing.T) {
 	t.Run("off", func(t *testing.T) {
-		f := newFixtureWith(t, attestor.WithReferrers(attestor.ReferrersOff))
+		f := newFixture(t, attestor.WithReferrers(attestor.ReferrersOff))
 		reg := newProbeCounter(t, true)
 		subject := ocitest.PushRandomImage(t, reg.host+"/app")
 		f.publish(buildEvent(subject))
@@ -195,7 +146,7 @@ func TestReferrersModes(t *testing.T) {
 		}
 	})
 	t.Run("on without the API", func(t *testing.T) {
-		f := newFixtureWith(t, attestor.WithReferrers(attestor.ReferrersOn))
+		f := newFixture(t, attestor.WithReferrers(attestor.ReferrersOn))
 		reg := newProbeCounter(t, false)
 		subject := ocitest.PushRandomImage(t, reg.host+"/app")
 		f.publish(buildEvent(subject))
@@ -204,24 +155,12 @@ func TestReferrersModes(t *testing.T) {
 			t.Errorf("on: %d bundle referrers (referrers tag %v), want 1 in the referrers tag", n, hasFallbackTag(subject))
 		}
 	})
-	t.Run("invalid", func(t *testing.T) {
-		env := eventstest.New(t)
-		blobs, err := blob.Open(context.Background(), env.JS, env.Bucket, blob.WithMemoryStorage())
-		if err != nil {
-			t.Fatal(err)
-		}
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		signer, _ := signing.NewSigner(key)
-		if _, err := attestor.New(env.Bus(t), blobs, signer, attestor.WithReferrers("sometimes")); err == nil {
-			t.Error("WithReferrers accepted an unknown mode")
-		}
-	})
 }
 
 // A registry that claims the API but refuses referrer manifests: in auto mode the
 // attestation is still signed and announced with its .att tag.
 func TestRefusedBundleReferrerDoesNotBlockAttestation(t *testing.T) {
-	f := newFixtureWith(t)
+	f := newFixture(t)
 	inner := registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithReferrersSupport(true))
 	var refusals atomic.Int64
 	var refuse atomic.Bool

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -9,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -192,7 +190,7 @@ func importOne(ctx context.Context, c *client, subject name.Digest, a oci.Stored
 		KeyIDs         []string `json:"keyIds"`
 		EnvelopeDigest string   `json:"envelopeDigest"`
 	}
-	err = c.postRaw(ctx, pathAttestations, body, &ok)
+	err = c.doRaw(ctx, http.MethodPost, pathAttestations, body, &ok)
 	var ae *apiError
 	switch {
 	case err == nil:
@@ -340,46 +338,4 @@ func printImport(w io.Writer, format string, r *importReport) error {
 // oneLine keeps a server's message on its row.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
-}
-
-// postRaw POSTs body, JSON the caller has already encoded, exactly as given: unlike do,
-// which re-encodes, so an embedded envelope keeps its bytes (and digest).
-func (c *client) postRaw(ctx context.Context, path string, body []byte, out any) error {
-	u := c.base.JoinPath(path)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		var op *net.OpError
-		if errors.As(err, &op) {
-			return fmt.Errorf("cannot reach Custody at %s (is `custody dev` running?): %v", c.base, op.Err)
-		}
-		return fmt.Errorf("POST %s: %w", u.Redacted(), err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("POST %s: read answer: %w", u.Redacted(), err)
-	}
-	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error string `json:"error"`
-		}
-		msg := strings.TrimSpace(string(data))
-		if json.Unmarshal(data, &e) == nil && e.Error != "" {
-			msg = e.Error
-		}
-		if len(msg) > 500 {
-			msg = msg[:500]
-		}
-		return &apiError{Status: resp.StatusCode, Message: msg}
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("POST %s: decode answer: %w", u.Redacted(), err)
-	}
-	return nil
 }

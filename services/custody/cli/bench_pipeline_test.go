@@ -14,10 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
@@ -132,18 +130,7 @@ func BenchmarkAttestPipeline(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				ref, err := name.ParseReference(fmt.Sprintf("%s/staging/bench:%d", host, i))
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := remote.Write(ref, img); err != nil {
-					b.Fatal(err)
-				}
-				d, err := img.Digest()
-				if err != nil {
-					b.Fatal(err)
-				}
-				digest := d.String()
+				digest := pushBenchImage(b, host, i, img).DigestStr()
 				builds[i] = &eventsv1.BuildCompleted{
 					Image: host + "/staging/bench@" + digest, Digest: digest,
 					SourceRepository: "https://git.example/bench", SourceRef: "refs/heads/main", Commit: fmt.Sprintf("%040x", i),

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -143,6 +144,12 @@ func benchImage(b *testing.B, registry string, i int) string {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return pushBenchImage(b, registry, i, img).String()
+}
+
+// pushBenchImage pushes img as registry/staging/bench:<i> and returns it pinned by digest.
+func pushBenchImage(b *testing.B, registry string, i int, img v1.Image) name.Digest {
+	b.Helper()
 	tag, err := name.NewTag(fmt.Sprintf("%s/staging/bench:%d", registry, i))
 	if err != nil {
 		b.Fatal(err)
@@ -150,6 +157,9 @@ func benchImage(b *testing.B, registry string, i int) string {
 	if err := remote.Write(tag, img); err != nil {
 		b.Fatal(err)
 	}
-	d, _ := img.Digest()
-	return tag.Context().Digest(d.String()).String()
+	d, err := img.Digest()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return tag.Context().Digest(d.String())
 }

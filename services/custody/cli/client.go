@@ -36,21 +36,33 @@ type apiError struct {
 
 func (e *apiError) Error() string { return fmt.Sprintf("server answered %d: %s", e.Status, e.Message) }
 
+// do sends in, encoded as JSON (no body when in is nil), and decodes the answer into out
+// (nothing when out is nil; a *json.RawMessage takes the answer as it came).
 func (c *client) do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
+	var body []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return err
 		}
-		body = bytes.NewReader(b)
+		body = b
+	}
+	return c.doRaw(ctx, method, path, body, out)
+}
+
+// doRaw is do with body, JSON the caller has already encoded, sent exactly as given (no
+// body when body is nil), so an embedded envelope keeps its bytes and digest.
+func (c *client) doRaw(ctx context.Context, method, path string, body []byte, out any) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
 	}
 	u := c.base.JoinPath(path)
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
 		return err
 	}
-	if in != nil {
+	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")

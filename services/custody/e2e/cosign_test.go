@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -12,12 +11,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // cosignVersion is one cosign release the attachments must verify with.
@@ -65,16 +65,25 @@ type cosignResult struct {
 	stdout, stderr string
 }
 
-// verifyAttestation runs `cosign verify-attestation` offline: no transparency log, no
-// TUF (TUF_ROOT is a fresh directory), no experimental mode.
+// verifyAttestation runs `cosign verify-attestation` offline (see cosignRun), in the
+// test's directory.
 func verifyAttestation(t *testing.T, bin string, v cosignVersion, key, predicateType, ref string) cosignResult {
 	t.Helper()
 	args := append([]string{"verify-attestation", "--key", key, "--insecure-ignore-tlog", "--type", predicateType,
 		"--allow-http-registry"}, v.extra...)
-	args = append(args, ref)
+	return cosignRun(t, bin, "", append(args, ref)...)
+}
+
+// cosignRun runs a cosign binary offline in dir ("" for the test's directory): a fresh
+// HOME and TUF_ROOT (so no TUF), no experimental mode, the key password in
+// COSIGN_PASSWORD and nothing else from the caller's COSIGN_*/SIGSTORE_* environment.
+func cosignRun(t *testing.T, bin, dir string, args ...string) cosignResult {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
 	home := t.TempDir()
-	env := []string{"TUF_ROOT=" + filepath.Join(home, "tuf"), "HOME=" + home, "SIGSTORE_NO_CACHE=1"}
+	env := []string{"TUF_ROOT=" + filepath.Join(home, "tuf"), "HOME=" + home, "SIGSTORE_NO_CACHE=1",
+		"COSIGN_PASSWORD=e2e-import-password"}
 	for _, kv := range os.Environ() {
 		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "COSIGN_") || strings.HasPrefix(k, "SIGSTORE_") ||
 			k == "TUF_ROOT" || k == "HOME" {
@@ -83,18 +92,9 @@ func verifyAttestation(t *testing.T, bin string, v cosignVersion, key, predicate
 		env = append(env, kv)
 	}
 	cmd.Env = env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	var xe *exec.ExitError
-	if errors.As(err, &xe) {
-		code = xe.ExitCode()
-	} else if err != nil {
-		t.Fatalf("cosign %s: %v", strings.Join(args, " "), err)
-	}
-	t.Logf("cosign-%s %s: exit %d", v.name, strings.Join(args, " "), code)
-	return cosignResult{code: code, stdout: stdout.String(), stderr: stderr.String()}
+	stdout, stderr, code := runCommand(t, cmd)
+	t.Logf("%s %s: exit %d", filepath.Base(bin), strings.Join(args, " "), code)
+	return cosignResult{code: code, stdout: stdout, stderr: stderr}
 }
 
 // statementsOf decodes the in-toto statements of the DSSE envelopes cosign prints, one
@@ -133,6 +133,27 @@ func statementsOf(t *testing.T, out string) []statement {
 		t.Fatal(err)
 	}
 	return sts
+}
+
+// checkStatements fails unless cosign verified and printed in-toto v1 statements of
+// predicateType about digest, and nothing else.
+func checkStatements(t *testing.T, res cosignResult, predicateType string, digest v1.Hash) {
+	t.Helper()
+	if res.code != 0 {
+		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
+	}
+	sts := statementsOf(t, res.stdout)
+	if len(sts) == 0 {
+		t.Fatalf("cosign printed no attestation\nstderr:\n%s", res.stderr)
+	}
+	for _, st := range sts {
+		if st.Type != "https://in-toto.io/Statement/v1" || st.PredicateType != predicateType {
+			t.Errorf("statement %s / %s, want predicate %s", st.Type, st.PredicateType, predicateType)
+		}
+		if len(st.Subject) != 1 || st.Subject[0].Digest["sha256"] != digest.Hex {
+			t.Errorf("statement subject = %+v, want sha256 %s", st.Subject, digest.Hex)
+		}
+	}
 }
 
 type statement struct {
@@ -196,21 +217,7 @@ func TestE2ECosignVerifyAttestation(t *testing.T) {
 				for _, ty := range types {
 					t.Run(r.name+"/"+ty.flag, func(t *testing.T) {
 						res := verifyAttestation(t, bin, v, key, ty.flag, r.ref)
-						if res.code != 0 {
-							t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
-						}
-						sts := statementsOf(t, res.stdout)
-						if len(sts) == 0 {
-							t.Fatalf("cosign printed no attestation\nstderr:\n%s", res.stderr)
-						}
-						for _, st := range sts {
-							if st.Type != "https://in-toto.io/Statement/v1" || st.PredicateType != ty.predicateType {
-								t.Errorf("statement %s / %s, want predicate %s", st.Type, st.PredicateType, ty.predicateType)
-							}
-							if len(st.Subject) != 1 || st.Subject[0].Digest["sha256"] != digest.Hex {
-								t.Errorf("statement subject = %+v, want sha256 %s", st.Subject, digest.Hex)
-							}
-						}
+						checkStatements(t, res, ty.predicateType, digest)
 					})
 				}
 			}

@@ -126,21 +126,27 @@ func (d *devStack) stop(t *testing.T) {
 func (d *devStack) custody(t *testing.T, args ...string) (string, int) {
 	t.Helper()
 	args = append(args, "--server", "http://"+d.api)
-	cmd := exec.Command(d.bin, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	stdout, stderr, code := runCommand(t, exec.Command(d.bin, args...))
+	if code == 2 {
+		t.Logf("custody %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, stdout, stderr)
+	}
+	return stdout, code
+}
+
+// runCommand runs cmd to its end and returns what it wrote and its exit code. A command
+// that cannot be run at all fails the test.
+func runCommand(t *testing.T, cmd *exec.Cmd) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
-	code := 0
 	var xe *exec.ExitError
 	if errors.As(err, &xe) {
 		code = xe.ExitCode()
 	} else if err != nil {
-		t.Fatalf("custody %v: %v", args, err)
+		t.Fatalf("%s %s: %v", filepath.Base(cmd.Path), strings.Join(cmd.Args[1:], " "), err)
 	}
-	if code == 2 {
-		t.Logf("custody %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, stdout.String(), stderr.String())
-	}
-	return stdout.String(), code
+	return out.String(), errOut.String(), code
 }
 
 // pushImage pushes a random image with a dpkg database to repo and returns REF@digest.

@@ -3,15 +3,12 @@
 package e2e
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,38 +16,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
-
-// cosignRun runs a cosign binary offline in dir: a fresh HOME and TUF_ROOT, no
-// transparency log, the key password in COSIGN_PASSWORD and nothing else from the
-// caller's COSIGN_*/SIGSTORE_* environment.
-func cosignRun(t *testing.T, bin, dir string, args ...string) cosignResult {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	home := t.TempDir()
-	env := []string{"TUF_ROOT=" + filepath.Join(home, "tuf"), "HOME=" + home, "SIGSTORE_NO_CACHE=1",
-		"COSIGN_PASSWORD=e2e-import-password"}
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "COSIGN_") || strings.HasPrefix(k, "SIGSTORE_") ||
-			k == "TUF_ROOT" || k == "HOME" {
-			continue
-		}
-		env = append(env, kv)
-	}
-	cmd.Env = env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	var xe *exec.ExitError
-	if errors.As(err, &xe) {
-		code = xe.ExitCode()
-	} else if err != nil {
-		t.Fatalf("cosign %s: %v", strings.Join(args, " "), err)
-	}
-	t.Logf("%s %s: exit %d", filepath.Base(bin), strings.Join(args, " "), code)
-	return cosignResult{code: code, stdout: stdout.String(), stderr: stderr.String()}
-}
 
 // cosignKeyPair makes a key pair with `cosign generate-key-pair` and returns the paths
 // of the private and public key files and the public key's id (sha256 of its DER).
