@@ -20,6 +20,10 @@ const (
 	StatementTypeV1           = intoto.StatementTypeUri
 	PredicateSLSAProvenanceV1 = "https://slsa.dev/provenance/v1"
 	PredicateCycloneDX        = "https://cyclonedx.org/bom"
+	// PredicateVulnsV02 is in-toto's vulnerability scan result predicate.
+	PredicateVulnsV02 = "https://in-toto.io/attestation/vulns/v0.2"
+	// PredicateSecretsV1 is Custody's own predicate for a secrets scan of every layer.
+	PredicateSecretsV1 = "https://custody.dev/attestations/secrets/v1"
 	MediaTypeDSSE             = "application/vnd.dsse.envelope.v1+json"
 	// DefaultBuildType is used when a build event names none.
 	DefaultBuildType = "https://custody.dev/buildtypes/generic/v1"
@@ -27,6 +31,9 @@ const (
 
 // MaxSBOMSize bounds the SBOM embedded in a statement.
 const MaxSBOMSize = 16 << 20
+
+// MaxScanPredicateSize bounds a vulns or secrets predicate embedded in a statement.
+const MaxScanPredicateSize = 16 << 20
 
 type subject struct {
 	Name   string            `json:"name"`
@@ -169,4 +176,28 @@ func SBOM(image, digest string, cyclonedxJSON []byte) ([]byte, error) {
 		return nil, fmt.Errorf("sbom statement: bomFormat %q, want CycloneDX", probe.BOMFormat)
 	}
 	return marshalStatement(sub, PredicateCycloneDX, cyclonedxJSON)
+}
+
+// ScanResult returns a statement about the image whose predicate is a scan result
+// produced elsewhere: predicateType must be PredicateVulnsV02 or PredicateSecretsV1 and
+// predicate a JSON object of at most MaxScanPredicateSize bytes.
+func ScanResult(image, digest, predicateType string, predicate []byte) ([]byte, error) {
+	switch predicateType {
+	case PredicateVulnsV02, PredicateSecretsV1:
+	default:
+		return nil, fmt.Errorf("scan result statement: predicate type %q is not a scan result (want %s or %s)",
+			predicateType, PredicateVulnsV02, PredicateSecretsV1)
+	}
+	sub, err := imageSubject(image, digest)
+	if err != nil {
+		return nil, fmt.Errorf("scan result statement: %w", err)
+	}
+	if len(predicate) > MaxScanPredicateSize {
+		return nil, fmt.Errorf("scan result statement: predicate of %d bytes exceeds %d", len(predicate), MaxScanPredicateSize)
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(predicate, &obj); err != nil {
+		return nil, fmt.Errorf("scan result statement: %s predicate is not a JSON object: %w", predicateType, err)
+	}
+	return marshalStatement(sub, predicateType, predicate)
 }

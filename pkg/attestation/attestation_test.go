@@ -92,3 +92,31 @@ func TestSBOM(t *testing.T) {
 		}
 	}
 }
+
+func TestScanResult(t *testing.T) {
+	for _, pt := range []string{attestation.PredicateVulnsV02, attestation.PredicateSecretsV1} {
+		out, err := attestation.ScanResult("r/app@sha256:"+hexDigest, "sha256:"+hexDigest, pt, []byte(`{"scanner": {"uri": "x"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := verify.ParseStatement(out)
+		if err != nil || st.GetPredicateType() != pt || st.GetSubject()[0].GetDigest()["sha256"] != hexDigest ||
+			st.GetPredicate().GetFields()["scanner"] == nil {
+			t.Fatalf("%s statement = %v, %v", pt, st, err)
+		}
+	}
+	for _, tc := range []struct {
+		name, predicateType string
+		predicate           []byte
+	}{
+		{"sbom type", attestation.PredicateCycloneDX, []byte(`{}`)},
+		{"unknown type", "https://example.com/anything", []byte(`{}`)},
+		{"not JSON", attestation.PredicateVulnsV02, []byte(`nope`)},
+		{"array", attestation.PredicateSecretsV1, []byte(`[]`)},
+		{"too large", attestation.PredicateSecretsV1, append(append([]byte(`{"a":"`), bytes.Repeat([]byte("x"), attestation.MaxScanPredicateSize)...), `"}`...)},
+	} {
+		if _, err := attestation.ScanResult("r/app", "sha256:"+hexDigest, tc.predicateType, tc.predicate); err == nil {
+			t.Errorf("%s: nil error", tc.name)
+		}
+	}
+}

@@ -52,23 +52,58 @@ func (s *Service) handleScan(ctx context.Context, msg *events.Message) error {
 	if err != nil {
 		return err
 	}
-	ref := sc.GetSbom()
-	if !blob.ValidDigest(ref.GetDigest()) {
-		return events.Permanent(fmt.Errorf("scan event %s: SBOM reference %q is not a sha256 digest", msg.ID, ref.GetDigest()))
-	}
-	sbom, err := s.blobs.Get(ctx, ref.GetDigest())
-	switch {
-	case errors.Is(err, blob.ErrCorrupt):
-		return events.Permanent(fmt.Errorf("scan event %s: %w", msg.ID, err))
-	case err != nil:
-		// Not found may be replication lag; retried, then dead-lettered.
-		return fmt.Errorf("scan event %s: fetch SBOM: %w", msg.ID, err)
+	sbom, err := s.scanBlob(ctx, msg, "SBOM", sc.GetSbom())
+	if err != nil {
+		return err
 	}
 	stmt, err := attestation.SBOM(subject.Name(), subject.DigestStr(), sbom)
 	if err != nil {
 		return events.Permanent(fmt.Errorf("scan event %s: %w", msg.ID, err))
 	}
-	return s.attest(ctx, msg, subject, attestation.PredicateCycloneDX, stmt)
+	if err := s.attest(ctx, msg, subject, attestation.PredicateCycloneDX, stmt); err != nil {
+		return err
+	}
+	// The scan's other results, where the scanner produced them. Each is signed once
+	// (content-keyed), so a redelivered event re-announces rather than re-signs.
+	for _, r := range []struct {
+		what, predicateType string
+		ref                 *eventsv1.BlobRef
+	}{
+		{"vulnerability report", attestation.PredicateVulnsV02, sc.GetVulns()},
+		{"secrets report", attestation.PredicateSecretsV1, sc.GetSecrets()},
+	} {
+		if r.ref == nil {
+			continue
+		}
+		pred, err := s.scanBlob(ctx, msg, r.what, r.ref)
+		if err != nil {
+			return err
+		}
+		stmt, err := attestation.ScanResult(subject.Name(), subject.DigestStr(), r.predicateType, pred)
+		if err != nil {
+			return events.Permanent(fmt.Errorf("scan event %s: %w", msg.ID, err))
+		}
+		if err := s.attest(ctx, msg, subject, r.predicateType, stmt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanBlob fetches a document a scan event refers to from the blob store.
+func (s *Service) scanBlob(ctx context.Context, msg *events.Message, what string, ref *eventsv1.BlobRef) ([]byte, error) {
+	if !blob.ValidDigest(ref.GetDigest()) {
+		return nil, events.Permanent(fmt.Errorf("scan event %s: %s reference %q is not a sha256 digest", msg.ID, what, ref.GetDigest()))
+	}
+	data, err := s.blobs.Get(ctx, ref.GetDigest())
+	switch {
+	case errors.Is(err, blob.ErrCorrupt):
+		return nil, events.Permanent(fmt.Errorf("scan event %s: %s: %w", msg.ID, what, err))
+	case err != nil:
+		// Not found may be replication lag; retried, then dead-lettered.
+		return nil, fmt.Errorf("scan event %s: fetch %s: %w", msg.ID, what, err)
+	}
+	return data, nil
 }
 
 // pinnedSubject parses the event's image and checks it against its digest and the

@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -18,6 +19,7 @@ import (
 	"github.com/custody-dev/custody/pkg/blob"
 	"github.com/custody-dev/custody/pkg/events"
 	"github.com/custody-dev/custody/pkg/sbom"
+	"github.com/custody-dev/custody/pkg/scan"
 	eventsv1 "github.com/custody-dev/custody/proto/custody/events/v1"
 )
 
@@ -31,7 +33,8 @@ const maxImageRef = 1024
 // readable container image): retrying cannot help, so a FAILED scan is published.
 var errImage = errors.New("image cannot be scanned")
 
-// handleBuild scans the image a build event names and publishes the result.
+// handleBuild scans the image a build event names and publishes the result: one scan
+// event for an image; for an image index, one per platform image and one for the index.
 func (s *Service) handleBuild(ctx context.Context, msg *events.Message) error {
 	var b eventsv1.BuildCompleted
 	if err := msg.Decode(&b); err != nil {
@@ -43,47 +46,146 @@ func (s *Service) handleBuild(ctx context.Context, msg *events.Message) error {
 	}
 	log := s.o.log.With("event", msg.ID, "image", b.Image, "digest", b.Digest)
 
-	res, err := s.scan(ctx, ref)
+	desc, err := s.pull(ctx, ref)
 	if err != nil {
 		if !errors.Is(err, errImage) {
 			return fmt.Errorf("scan %s: %w", b.Image, err)
 		}
-		detail := err.Error()
-		if len(detail) > maxDetail {
-			detail = detail[:maxDetail]
+		return s.publishFailed(ctx, log, msg.ID, ref, err)
+	}
+	if !desc.MediaType.IsIndex() {
+		img, err := desc.Image()
+		if err != nil {
+			return s.publishFailed(ctx, log, msg.ID, ref, pullError(ref, err))
 		}
-		if err := s.publish(ctx, &eventsv1.ScanCompleted{
-			Image: b.GetImage(), Digest: b.GetDigest(), Status: eventsv1.ScanStatus_SCAN_STATUS_FAILED,
-			Detail: detail, Scanner: sbom.Scanner(), BuildEventId: msg.ID,
-		}); err != nil {
-			return err
+		r, err := s.scanner.Image(ctx, img, ref.String())
+		if err != nil {
+			return fmt.Errorf("scan %s: %w", b.Image, err)
 		}
-		log.WarnContext(ctx, "image scan failed", "detail", detail)
-		return nil
+		if r.Digest != ref.DigestStr() {
+			return s.publishFailed(ctx, log, msg.ID, ref, fmt.Errorf("%w: pulled image %s for %s", errImage, r.Digest, ref))
+		}
+		return s.publishResult(ctx, log, msg.ID, r, "")
 	}
 
-	stored, err := s.blobs.Put(ctx, sbom.MediaType, res.Document)
+	idx, err := desc.ImageIndex()
 	if err != nil {
-		return fmt.Errorf("store SBOM of %s: %w", b.Image, err)
+		return s.publishFailed(ctx, log, msg.ID, ref, pullError(ref, err))
 	}
+	results, err := s.scanner.Index(ctx, idx, ref.Context().Name())
+	switch {
+	case errors.Is(err, scan.ErrImage):
+		return s.publishFailed(ctx, log, msg.ID, ref, err)
+	case err != nil:
+		return fmt.Errorf("scan %s: %w", b.Image, err)
+	}
+	for _, r := range results {
+		if err := s.publishResult(ctx, log, msg.ID, r, ref.DigestStr()); err != nil {
+			return err
+		}
+	}
+	return s.publishIndex(ctx, log, msg.ID, ref, results)
+}
+
+// publishResult stores a scan's documents and publishes its event. indexDigest names the
+// index a platform image was scanned as part of.
+func (s *Service) publishResult(ctx context.Context, log *slog.Logger, buildID string, r *scan.Result, indexDigest string) error {
 	sc := &eventsv1.ScanCompleted{
-		Image:        b.GetImage(),
-		Digest:       b.GetDigest(),
-		Status:       res.Status,
-		Sbom:         &eventsv1.BlobRef{Digest: stored.Digest, MediaType: stored.MediaType, Size: stored.Size},
-		PackageCount: int32(min(res.Packages, 1<<31-1)),
-		Scanner:      res.Scanner,
-		BuildEventId: msg.ID,
+		Image: r.Reference, Digest: r.Digest, Status: r.Status, Detail: truncate(r.Detail), Scanner: sbom.Scanner(),
+		BuildEventId: buildID, Platform: r.Platform, IndexDigest: indexDigest,
 	}
-	if res.Status == eventsv1.ScanStatus_SCAN_STATUS_INCOMPLETE {
-		sc.Detail = "every layer was read but no operating system or package was recognised; the absence of findings means nothing"
+	if r.SBOM != nil {
+		ref, err := s.put(ctx, sbom.MediaType, r.SBOM.Document, "SBOM", r.Reference)
+		if err != nil {
+			return err
+		}
+		sc.Sbom = ref
+		sc.PackageCount = int32(min(len(r.Packages), 1<<31-1))
+		sc.Scanner = r.SBOM.Scanner
 	}
 	if err := s.publish(ctx, sc); err != nil {
 		return err
 	}
-	log.InfoContext(ctx, "image scanned", "status", res.Status.String(), "packages", res.Packages, "os", res.OS,
-		"sbom", stored.Digest, "sbom_size", stored.Size)
+	attrs := []any{"scanned", r.Reference, "platform", r.Platform, "status", r.Status.String(), "packages", len(r.Packages), "os", r.OS}
+	if sc.Sbom != nil {
+		attrs = append(attrs, "sbom", sc.Sbom.Digest, "sbom_size", sc.Sbom.Size)
+	}
+	if r.Status == eventsv1.ScanStatus_SCAN_STATUS_FAILED {
+		log.WarnContext(ctx, "image scan failed", append(attrs, "detail", sc.Detail)...)
+	} else {
+		log.InfoContext(ctx, "image scanned", attrs...)
+	}
 	return nil
+}
+
+// publishIndex publishes the scan of an index as a whole: every platform's packages in
+// one SBOM about the index digest, FAILED if any platform failed.
+func (s *Service) publishIndex(ctx context.Context, log *slog.Logger, buildID string, ref name.Digest, results []*scan.Result) error {
+	status := scan.IndexStatus(results)
+	sc := &eventsv1.ScanCompleted{
+		Image: ref.String(), Digest: ref.DigestStr(), Status: status, Scanner: sbom.Scanner(), BuildEventId: buildID,
+	}
+	var platforms []string
+	total := 0
+	for _, r := range results {
+		platforms = append(platforms, r.Platform+" "+r.StatusName())
+		total += len(r.Packages)
+	}
+	switch status {
+	case eventsv1.ScanStatus_SCAN_STATUS_FAILED:
+		for _, r := range results {
+			if r.Status == eventsv1.ScanStatus_SCAN_STATUS_FAILED {
+				sc.Detail = truncate(fmt.Sprintf("platform %s (%s) failed: %s", r.Platform, r.Digest, r.Detail))
+				break
+			}
+		}
+	default:
+		doc, err := scan.IndexSBOM(ref.DigestStr(), ref.Context().Name(), sbom.Scanner(), results)
+		if err != nil {
+			return fmt.Errorf("scan %s: %w", ref, err)
+		}
+		if sc.Sbom, err = s.put(ctx, sbom.MediaType, doc, "index SBOM", ref.String()); err != nil {
+			return err
+		}
+		sc.PackageCount = int32(min(total, 1<<31-1))
+		sc.Detail = "index of " + strings.Join(platforms, ", ")
+		if status == eventsv1.ScanStatus_SCAN_STATUS_INCOMPLETE {
+			sc.Detail = truncate(sc.Detail + ": a platform had no recognised operating system or package; the absence of findings means nothing")
+		}
+	}
+	if err := s.publish(ctx, sc); err != nil {
+		return err
+	}
+	log.InfoContext(ctx, "image index scanned", "status", status.String(), "platforms", strings.Join(platforms, ", "), "packages", total)
+	return nil
+}
+
+// publishFailed publishes a FAILED scan of the image ref for a failure of the image itself.
+func (s *Service) publishFailed(ctx context.Context, log *slog.Logger, buildID string, ref name.Digest, cause error) error {
+	detail := truncate(cause.Error())
+	if err := s.publish(ctx, &eventsv1.ScanCompleted{
+		Image: ref.String(), Digest: ref.DigestStr(), Status: eventsv1.ScanStatus_SCAN_STATUS_FAILED,
+		Detail: detail, Scanner: sbom.Scanner(), BuildEventId: buildID,
+	}); err != nil {
+		return err
+	}
+	log.WarnContext(ctx, "image scan failed", "detail", detail)
+	return nil
+}
+
+func (s *Service) put(ctx context.Context, mediaType string, doc []byte, what, image string) (*eventsv1.BlobRef, error) {
+	stored, err := s.blobs.Put(ctx, mediaType, doc)
+	if err != nil {
+		return nil, fmt.Errorf("store %s of %s: %w", what, image, err)
+	}
+	return &eventsv1.BlobRef{Digest: stored.Digest, MediaType: stored.MediaType, Size: stored.Size}, nil
+}
+
+func truncate(detail string) string {
+	if len(detail) > maxDetail {
+		return detail[:maxDetail]
+	}
+	return detail
 }
 
 // validate checks that the build event names an image pinned by digest and that its
@@ -108,29 +210,8 @@ func (s *Service) validate(b *eventsv1.BuildCompleted) (name.Digest, error) {
 	return ref, nil
 }
 
-// scan pulls the image by digest and catalogues it. Errors wrap errImage when the image
-// itself is at fault.
-func (s *Service) scan(ctx context.Context, ref name.Digest) (*sbom.Result, error) {
-	img, err := s.pull(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	res, err := s.cat.Scan(ctx, img, sbom.WithReference(ref.String()))
-	switch {
-	case err == nil:
-		return res, nil
-	case errors.Is(err, sbom.ErrLimitExceeded), errors.Is(err, sbom.ErrInvalidImage),
-		errors.Is(err, sbom.ErrFetch) && imageAtFault(err):
-		return nil, fmt.Errorf("%w: %w", errImage, err)
-	default:
-		return nil, err
-	}
-}
-
-// pull fetches the manifest by digest and checks that it is the one asked for. For an
-// image index, the image for the configured platform (remote.WithPlatform, default
-// linux/amd64) is scanned.
-func (s *Service) pull(ctx context.Context, ref name.Digest) (v1.Image, error) {
+// pull fetches the manifest by digest and checks that it is the one asked for.
+func (s *Service) pull(ctx context.Context, ref name.Digest) (*remote.Descriptor, error) {
 	opts := append([]remote.Option{remote.WithContext(ctx)}, s.o.remote...)
 	desc, err := remote.Get(ref, opts...)
 	if err != nil {
@@ -143,20 +224,7 @@ func (s *Service) pull(ctx context.Context, ref name.Digest) (v1.Image, error) {
 	case types.DockerManifestSchema1, types.DockerManifestSchema1Signed:
 		return nil, fmt.Errorf("%w: %s is a Docker schema 1 manifest, which cannot be verified by digest; rebuild the image", errImage, ref)
 	}
-	img, err := desc.Image()
-	if err != nil {
-		return nil, pullError(ref, err)
-	}
-	if !desc.MediaType.IsIndex() {
-		d, err := img.Digest()
-		if err != nil {
-			return nil, pullError(ref, err)
-		}
-		if d.String() != ref.DigestStr() {
-			return nil, fmt.Errorf("%w: pulled image %s for %s", errImage, d, ref)
-		}
-	}
-	return img, nil
+	return desc, nil
 }
 
 func pullError(ref name.Digest, err error) error {

@@ -14,6 +14,7 @@ import (
 	"github.com/custody-dev/custody/pkg/blob"
 	"github.com/custody-dev/custody/pkg/events"
 	"github.com/custody-dev/custody/pkg/sbom"
+	"github.com/custody-dev/custody/pkg/scan"
 )
 
 // ConsumerName is the durable consumer the service reads build events with.
@@ -21,10 +22,10 @@ const ConsumerName = "scanner"
 
 // Service scans images as build events arrive.
 type Service struct {
-	bus   *events.Bus
-	blobs *blob.Store
-	o     options
-	cat   *sbom.Cataloguer
+	bus     *events.Bus
+	blobs   *blob.Store
+	o       options
+	scanner *scan.Scanner
 
 	mu       sync.Mutex
 	started  bool
@@ -57,8 +58,7 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithRemoteOptions configures the registry client that pulls images (for example
-// remote.WithAuthFromKeychain, remote.WithTransport or remote.WithPlatform, which picks
-// the image scanned when a build names an image index).
+// remote.WithAuthFromKeychain or remote.WithTransport).
 func WithRemoteOptions(opts ...remote.Option) Option {
 	return func(o *options) error {
 		o.remote = append(o.remote, opts...)
@@ -138,11 +138,11 @@ func New(bus *events.Bus, blobs *blob.Store, opts ...Option) (*Service, error) {
 			return nil, err
 		}
 	}
-	cat, err := sbom.NewCataloguer(o.scan...)
+	sc, err := scan.New(scan.WithSBOMOptions(o.scan...), scan.WithFetchClassifier(imageAtFault))
 	if err != nil {
 		return nil, fmt.Errorf("scanner: %w", err)
 	}
-	return &Service{bus: bus, blobs: blobs, o: o, cat: cat}, nil
+	return &Service{bus: bus, blobs: blobs, o: o, scanner: sc}, nil
 }
 
 // Start creates the durable consumer (idempotently) and begins handling build events. It

@@ -21,8 +21,10 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
@@ -167,6 +169,34 @@ func (h *harness) next(t *testing.T, subject string, wait time.Duration) jetstre
 		t.Fatalf("no message on %s within %s: %v", subject, wait, err)
 	}
 	return m
+}
+
+// scans reads the first n scan events.
+func (h *harness) scans(t *testing.T, n int) []*eventsv1.ScanCompleted {
+	t.Helper()
+	subj, err := h.env.Config.Subject(events.TypeScanCompleted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 95*time.Second)
+	defer cancel()
+	cons, err := h.env.JS.OrderedConsumer(ctx, h.env.Config.Stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subj}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*eventsv1.ScanCompleted
+	for len(out) < n {
+		m, err := cons.Next(jetstream.FetchMaxWait(90 * time.Second))
+		if err != nil {
+			t.Fatalf("%d of %d scan events: %v", len(out), n, err)
+		}
+		var sc eventsv1.ScanCompleted
+		if err := proto.Unmarshal(m.Data(), &sc); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, &sc)
+	}
+	return out
 }
 
 func (h *harness) nextScan(t *testing.T) (*eventsv1.ScanCompleted, jetstream.Msg) {
@@ -376,12 +406,17 @@ func purge(h *harness, subject string) error {
 	return nil
 }
 
-func TestImageIndexIsScannedThroughItsPlatformImage(t *testing.T) {
+func TestImageIndexIsScannedPerPlatform(t *testing.T) {
 	h := newHarness(t, nil)
-	img := debianImage(t)
-	idx := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{
-		Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}},
-	})
+	amd := debianImage(t)
+	arm, err := mutate.AppendLayers(amd, randomLayer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
+	)
 	tag, err := name.ParseReference(h.host + "/team/multi:latest")
 	if err != nil {
 		t.Fatal(err)
@@ -393,20 +428,53 @@ func TestImageIndexIsScannedThroughItsPlatformImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	imgDigest, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
+	want := map[string]string{}
+	for platform, img := range map[string]v1.Image{"linux/amd64": amd, "linux/arm64": arm} {
+		d, err := img.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[d.String()] = platform
 	}
-	h.publishBuild(t, h.host+"/team/multi@"+idxDigest.String(), idxDigest.String())
-	sc, _ := h.nextScan(t)
-	if sc.GetStatus() != eventsv1.ScanStatus_SCAN_STATUS_COMPLETE || sc.GetDigest() != idxDigest.String() {
-		t.Fatalf("scan = %+v, want COMPLETE for index %s", sc, idxDigest)
+	pub := h.publishBuild(t, h.host+"/team/multi@"+idxDigest.String(), idxDigest.String())
+
+	// One event per platform image, about that image's own digest, then one for the index.
+	scans := h.scans(t, 3)
+	for _, sc := range scans[:2] {
+		platform, ok := want[sc.GetDigest()]
+		if !ok || sc.GetPlatform() != platform || sc.GetIndexDigest() != idxDigest.String() ||
+			sc.GetImage() != h.host+"/team/multi@"+sc.GetDigest() || sc.GetStatus() != eventsv1.ScanStatus_SCAN_STATUS_COMPLETE ||
+			sc.GetBuildEventId() != pub.ID || sc.GetPackageCount() != 2 {
+			t.Fatalf("platform scan = %+v", sc)
+		}
+		delete(want, sc.GetDigest())
+		doc, err := h.blobs.Get(context.Background(), sc.GetSbom().GetDigest())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(doc, []byte(`"version":"`+sc.GetDigest()+`"`)) {
+			t.Errorf("SBOM of %s does not name it", platform)
+		}
+	}
+	sc := scans[2]
+	if sc.GetStatus() != eventsv1.ScanStatus_SCAN_STATUS_COMPLETE || sc.GetDigest() != idxDigest.String() || sc.GetPlatform() != "" ||
+		sc.GetPackageCount() != 4 {
+		t.Fatalf("index scan = %+v, want COMPLETE for index %s with both platforms' packages", sc, idxDigest)
 	}
 	doc, err := h.blobs.Get(context.Background(), sc.GetSbom().GetDigest())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(doc, []byte(`"version":"`+imgDigest.String()+`"`)) {
-		t.Errorf("SBOM does not name the platform image %s", imgDigest)
+	if !bytes.Contains(doc, []byte(idxDigest.String())) || !bytes.Contains(doc, []byte("linux/arm64")) {
+		t.Errorf("index SBOM does not describe the index and its platforms")
 	}
+}
+
+func randomLayer(t *testing.T) v1.Layer {
+	t.Helper()
+	l, err := random.Layer(1024, types.DockerLayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }

@@ -328,7 +328,21 @@ type ScanCompleted struct {
 	Detail  string `protobuf:"bytes,6,opt,name=detail,proto3" json:"detail,omitempty"`
 	Scanner string `protobuf:"bytes,7,opt,name=scanner,proto3" json:"scanner,omitempty"`
 	// The source build event's ce-id, to tie the scan to the build.
-	BuildEventId  string `protobuf:"bytes,8,opt,name=build_event_id,json=buildEventId,proto3" json:"build_event_id,omitempty"`
+	BuildEventId string `protobuf:"bytes,8,opt,name=build_event_id,json=buildEventId,proto3" json:"build_event_id,omitempty"`
+	// in-toto vulns v0.2 predicate JSON in the blob store; absent when no vulnerability
+	// database was configured (then nothing was matched, which is not "no vulnerabilities").
+	Vulns *BlobRef `protobuf:"bytes,9,opt,name=vulns,proto3" json:"vulns,omitempty"`
+	// Custody secrets v1 predicate JSON (https://custody.dev/attestations/secrets/v1) in the
+	// blob store.
+	Secrets *BlobRef `protobuf:"bytes,10,opt,name=secrets,proto3" json:"secrets,omitempty"`
+	// Vulnerabilities found that VEX did not mark not_affected or fixed.
+	VulnerabilityCount int32 `protobuf:"varint,11,opt,name=vulnerability_count,json=vulnerabilityCount,proto3" json:"vulnerability_count,omitempty"`
+	// Secrets found, in every layer, deleted files included.
+	SecretCount int32 `protobuf:"varint,12,opt,name=secret_count,json=secretCount,proto3" json:"secret_count,omitempty"`
+	// os/architecture[/variant] when digest is one platform's manifest of an image index.
+	Platform string `protobuf:"bytes,13,opt,name=platform,proto3" json:"platform,omitempty"`
+	// The image index digest this platform manifest was scanned as part of, if any.
+	IndexDigest   string `protobuf:"bytes,14,opt,name=index_digest,json=indexDigest,proto3" json:"index_digest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -415,6 +429,48 @@ func (x *ScanCompleted) GetScanner() string {
 func (x *ScanCompleted) GetBuildEventId() string {
 	if x != nil {
 		return x.BuildEventId
+	}
+	return ""
+}
+
+func (x *ScanCompleted) GetVulns() *BlobRef {
+	if x != nil {
+		return x.Vulns
+	}
+	return nil
+}
+
+func (x *ScanCompleted) GetSecrets() *BlobRef {
+	if x != nil {
+		return x.Secrets
+	}
+	return nil
+}
+
+func (x *ScanCompleted) GetVulnerabilityCount() int32 {
+	if x != nil {
+		return x.VulnerabilityCount
+	}
+	return 0
+}
+
+func (x *ScanCompleted) GetSecretCount() int32 {
+	if x != nil {
+		return x.SecretCount
+	}
+	return 0
+}
+
+func (x *ScanCompleted) GetPlatform() string {
+	if x != nil {
+		return x.Platform
+	}
+	return ""
+}
+
+func (x *ScanCompleted) GetIndexDigest() string {
+	if x != nil {
+		return x.IndexDigest
 	}
 	return ""
 }
@@ -987,7 +1043,7 @@ const file_custody_events_v1_events_proto_rawDesc = "" +
 	"\rinvocation_id\x18\t \x01(\tR\finvocationId\x12\x1d\n" +
 	"\n" +
 	"source_ref\x18\n" +
-	" \x01(\tR\tsourceRef\"\xa1\x02\n" +
+	" \x01(\tR\tsourceRef\"\x9c\x04\n" +
 	"\rScanCompleted\x12\x14\n" +
 	"\x05image\x18\x01 \x01(\tR\x05image\x12\x16\n" +
 	"\x06digest\x18\x02 \x01(\tR\x06digest\x125\n" +
@@ -996,7 +1052,14 @@ const file_custody_events_v1_events_proto_rawDesc = "" +
 	"\rpackage_count\x18\x05 \x01(\x05R\fpackageCount\x12\x16\n" +
 	"\x06detail\x18\x06 \x01(\tR\x06detail\x12\x18\n" +
 	"\ascanner\x18\a \x01(\tR\ascanner\x12$\n" +
-	"\x0ebuild_event_id\x18\b \x01(\tR\fbuildEventId\"\xd7\x01\n" +
+	"\x0ebuild_event_id\x18\b \x01(\tR\fbuildEventId\x120\n" +
+	"\x05vulns\x18\t \x01(\v2\x1a.custody.events.v1.BlobRefR\x05vulns\x124\n" +
+	"\asecrets\x18\n" +
+	" \x01(\v2\x1a.custody.events.v1.BlobRefR\asecrets\x12/\n" +
+	"\x13vulnerability_count\x18\v \x01(\x05R\x12vulnerabilityCount\x12!\n" +
+	"\fsecret_count\x18\f \x01(\x05R\vsecretCount\x12\x1a\n" +
+	"\bplatform\x18\r \x01(\tR\bplatform\x12!\n" +
+	"\findex_digest\x18\x0e \x01(\tR\vindexDigest\"\xd7\x01\n" +
 	"\x11AttestationSigned\x12\x14\n" +
 	"\x05image\x18\x01 \x01(\tR\x05image\x12\x16\n" +
 	"\x06digest\x18\x02 \x01(\tR\x06digest\x12%\n" +
@@ -1094,15 +1157,17 @@ var file_custody_events_v1_events_proto_depIdxs = []int32{
 	11, // 1: custody.events.v1.BuildCompleted.finished_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: custody.events.v1.ScanCompleted.status:type_name -> custody.events.v1.ScanStatus
 	2,  // 3: custody.events.v1.ScanCompleted.sbom:type_name -> custody.events.v1.BlobRef
-	2,  // 4: custody.events.v1.AttestationSigned.envelope:type_name -> custody.events.v1.BlobRef
-	2,  // 5: custody.events.v1.AttestationRecorded.envelope:type_name -> custody.events.v1.BlobRef
-	1,  // 6: custody.events.v1.PromotionDecided.decision:type_name -> custody.events.v1.Decision
-	11, // 7: custody.events.v1.PromotionDecided.decided_at:type_name -> google.protobuf.Timestamp
-	8,  // [8:8] is the sub-list for method output_type
-	8,  // [8:8] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	2,  // 4: custody.events.v1.ScanCompleted.vulns:type_name -> custody.events.v1.BlobRef
+	2,  // 5: custody.events.v1.ScanCompleted.secrets:type_name -> custody.events.v1.BlobRef
+	2,  // 6: custody.events.v1.AttestationSigned.envelope:type_name -> custody.events.v1.BlobRef
+	2,  // 7: custody.events.v1.AttestationRecorded.envelope:type_name -> custody.events.v1.BlobRef
+	1,  // 8: custody.events.v1.PromotionDecided.decision:type_name -> custody.events.v1.Decision
+	11, // 9: custody.events.v1.PromotionDecided.decided_at:type_name -> google.protobuf.Timestamp
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_custody_events_v1_events_proto_init() }

@@ -1,0 +1,244 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/custody-dev/custody/pkg/sbom"
+	eventsv1 "github.com/custody-dev/custody/proto/custody/events/v1"
+)
+
+// ErrImage marks a failure of the image itself (unreadable, hostile, over a limit, not
+// matching its digest): scanning it again cannot help, and the scan is reported FAILED.
+// Other errors (the registry unreachable, the context ended) are worth retrying.
+var ErrImage = errors.New("image cannot be scanned")
+
+// Scanner scans images. It is safe for concurrent use.
+type Scanner struct {
+	cat *sbom.Cataloguer
+	o   options
+}
+
+type options struct {
+	sbom         []sbom.Option
+	maxPlatforms int
+	fetchAtFault func(error) bool
+}
+
+// Option configures a Scanner.
+type Option func(*options) error
+
+// WithSBOMOptions passes options to the cataloguer (limits, temporary directory,
+// parallelism).
+func WithSBOMOptions(opts ...sbom.Option) Option {
+	return func(o *options) error {
+		o.sbom = append(o.sbom, opts...)
+		return nil
+	}
+}
+
+// WithMaxPlatforms bounds the platform manifests of an image index that are scanned;
+// an index with more is refused. Default 64.
+func WithMaxPlatforms(n int) Option {
+	return func(o *options) error {
+		if n < 1 || n > 1024 {
+			return fmt.Errorf("scan: max platforms %d must be 1-1024", n)
+		}
+		o.maxPlatforms = n
+		return nil
+	}
+}
+
+// WithFetchClassifier sets how a failed read from the image's source is judged: atFault
+// reports whether the error is the image's fault (missing, corrupt: a FAILED scan) rather
+// than the source's (unreachable, refusing for now: an error worth retrying). Default:
+// every read error is worth retrying.
+func WithFetchClassifier(atFault func(error) bool) Option {
+	return func(o *options) error {
+		if atFault == nil {
+			return errors.New("scan: nil fetch classifier")
+		}
+		o.fetchAtFault = atFault
+		return nil
+	}
+}
+
+// New returns a Scanner.
+func New(opts ...Option) (*Scanner, error) {
+	o := options{maxPlatforms: 64, fetchAtFault: func(error) bool { return false }}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	cat, err := sbom.NewCataloguer(o.sbom...)
+	if err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	return &Scanner{cat: cat, o: o}, nil
+}
+
+// Result is the scan of one image manifest: a single-platform image, or one platform of
+// an index.
+type Result struct {
+	// Digest is the image manifest digest scanned.
+	Digest string `json:"digest"`
+	// Reference names the image (repository@digest), or is empty (a tarball).
+	Reference string `json:"reference,omitempty"`
+	// Platform is os/architecture[/variant] when the image is one platform of an index.
+	Platform string `json:"platform,omitempty"`
+	// Status is COMPLETE, INCOMPLETE (nothing recognised: findings mean nothing) or FAILED.
+	Status eventsv1.ScanStatus `json:"-"`
+	// Detail says why the scan failed or is incomplete.
+	Detail string `json:"detail,omitempty"`
+	// Err is the failure of a FAILED scan.
+	Err error `json:"-"`
+	// OS is the operating system recognised ("debian 12"), if any.
+	OS string `json:"os,omitempty"`
+	// SBOM is the inventory; nil when the scan failed.
+	SBOM *sbom.Result `json:"-"`
+	// Packages lists the inventory's packages, Licenses summarises their licenses.
+	Packages []Package      `json:"packages"`
+	Licenses []LicenseCount `json:"licenses"`
+}
+
+// StatusName is the status in lower case ("complete", "incomplete", "failed").
+func (r *Result) StatusName() string {
+	return strings.ToLower(strings.TrimPrefix(r.Status.String(), "SCAN_STATUS_"))
+}
+
+const incompleteDetail = "every layer was read but no operating system or package was recognised; the absence of findings means nothing"
+
+// Image scans img, which the caller pulled by digest; reference names it in the SBOM
+// ("" for none). A failure of the image itself is a FAILED Result (and a nil error);
+// the error is for failures worth retrying.
+func (s *Scanner) Image(ctx context.Context, img v1.Image, reference string) (*Result, error) {
+	return s.image(ctx, img, reference, "")
+}
+
+func (s *Scanner) image(ctx context.Context, img v1.Image, reference, platform string) (*Result, error) {
+	d, err := img.Digest()
+	if err != nil {
+		return failed(&Result{Reference: reference, Platform: platform}, fmt.Errorf("%w: image digest: %w", ErrImage, err)), nil
+	}
+	r := &Result{Digest: d.String(), Reference: reference, Platform: platform}
+	var opts []sbom.Option
+	if reference != "" {
+		opts = append(opts, sbom.WithReference(reference))
+	}
+	res, err := s.cat.Scan(ctx, img, opts...)
+	if err != nil {
+		if ctx.Err() != nil || !s.imageAtFault(err) {
+			return nil, fmt.Errorf("scan %s: %w", r.Digest, err)
+		}
+		return failed(r, fmt.Errorf("%w: %w", ErrImage, err)), nil
+	}
+	r.SBOM, r.Status, r.OS = res, res.Status, res.OS
+	if r.Packages, err = Packages(res.Document); err != nil {
+		return nil, fmt.Errorf("scan %s: %w", r.Digest, err)
+	}
+	r.Licenses = LicenseSummary(r.Packages)
+	if r.Status == eventsv1.ScanStatus_SCAN_STATUS_INCOMPLETE {
+		r.Detail = incompleteDetail
+	}
+	return r, nil
+}
+
+func failed(r *Result, err error) *Result {
+	r.Status, r.Err, r.Detail = eventsv1.ScanStatus_SCAN_STATUS_FAILED, err, err.Error()
+	return r
+}
+
+// imageAtFault reports whether a cataloguing error is the image's fault rather than the
+// source's (a registry or network error worth retrying).
+func (s *Scanner) imageAtFault(err error) bool {
+	switch {
+	case errors.Is(err, sbom.ErrLimitExceeded), errors.Is(err, sbom.ErrInvalidImage):
+		return true
+	case errors.Is(err, sbom.ErrFetch):
+		return s.o.fetchAtFault(err)
+	default:
+		return false
+	}
+}
+
+// Index scans each platform image of idx (pulled by digest; repository names its
+// repository for references, "" for none). Entries that are not runnable images
+// (attestation manifests, platform unknown/unknown) are skipped; nested indexes and
+// unreadable entries are FAILED results. An index with no platform image, or more than
+// the maximum, is an error wrapping ErrImage.
+func (s *Scanner) Index(ctx context.Context, idx v1.ImageIndex, repository string) ([]*Result, error) {
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("%w: read index manifest: %w", ErrImage, err)
+	}
+	var platforms []v1.Descriptor
+	for _, d := range m.Manifests {
+		if skipEntry(d) {
+			continue
+		}
+		platforms = append(platforms, d)
+	}
+	switch {
+	case len(platforms) == 0:
+		return nil, fmt.Errorf("%w: the index names no platform image", ErrImage)
+	case len(platforms) > s.o.maxPlatforms:
+		return nil, fmt.Errorf("%w: the index names %d platform images, more than the %d allowed", ErrImage, len(platforms), s.o.maxPlatforms)
+	}
+	out := make([]*Result, 0, len(platforms))
+	for _, d := range platforms {
+		platform := PlatformString(d.Platform)
+		ref := ""
+		if repository != "" {
+			ref = repository + "@" + d.Digest.String()
+		}
+		if !d.MediaType.IsImage() {
+			out = append(out, failed(&Result{Digest: d.Digest.String(), Reference: ref, Platform: platform},
+				fmt.Errorf("%w: entry %s has media type %s; nested indexes are not scanned", ErrImage, d.Digest, d.MediaType)))
+			continue
+		}
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			if !s.o.fetchAtFault(err) {
+				return nil, fmt.Errorf("scan %s: %w", d.Digest, err)
+			}
+			out = append(out, failed(&Result{Digest: d.Digest.String(), Reference: ref, Platform: platform},
+				fmt.Errorf("%w: read platform image: %w", ErrImage, err)))
+			continue
+		}
+		r, err := s.image(ctx, img, ref, platform)
+		if err != nil {
+			return nil, err
+		}
+		if r.Digest != d.Digest.String() {
+			failed(r, fmt.Errorf("%w: the index names %s but the image read is %s", ErrImage, d.Digest, r.Digest))
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// skipEntry reports index entries that are not images to run: buildx attestation
+// manifests and entries for platform unknown/unknown.
+func skipEntry(d v1.Descriptor) bool {
+	if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
+		return true
+	}
+	return d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown"
+}
+
+// PlatformString is os/architecture[/variant], or "" for none.
+func PlatformString(p *v1.Platform) string {
+	if p == nil || p.OS == "" {
+		return ""
+	}
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
