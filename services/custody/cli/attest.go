@@ -9,12 +9,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
@@ -72,16 +70,10 @@ func runAttestImport(ctx context.Context, e env, args []string) error {
 	wait := fs.Bool("wait", true, "wait until the ledger has recorded each accepted attestation")
 	timeout := fs.Duration("timeout", 60*time.Second, "how long --wait waits")
 	ledgerURL := fs.String("ledger", "", "ledger API `URL` that --wait asks (default --server, as with `custody dev`)")
-	insecure, err := oci.ParseHostList(os.Getenv("CUSTODY_INSECURE_REGISTRIES"))
+	registryOpts, err := registryFlags(fs)
 	if err != nil {
-		return usageErr("CUSTODY_INSECURE_REGISTRIES: %v", err)
+		return err
 	}
-	fs.Func("insecure-registry", "reach registry `HOST[:PORT]` over plain HTTP (repeatable; env CUSTODY_INSECURE_REGISTRIES; loopback always is)",
-		func(s string) error {
-			hosts, err := oci.ParseHostList(s)
-			insecure = append(insecure, hosts...)
-			return err
-		})
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -113,11 +105,7 @@ func runAttestImport(ctx context.Context, e env, args []string) error {
 		}
 	}
 
-	opts := []remote.Option{
-		remote.WithTransport(oci.InsecureTransport(insecure, nil)),
-		remote.WithAuthFromKeychain(authn.DefaultKeychain),
-		remote.WithUserAgent("custody/" + version),
-	}
+	opts := registryOpts()
 	atts, err := attachedEnvelopes(ctx, subject, opts)
 	if err != nil {
 		return err

@@ -1,0 +1,291 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"golang.org/x/term"
+
+	"github.com/custody-dev/custody/pkg/sbom"
+	"github.com/custody-dev/custody/pkg/scan"
+)
+
+// scanOutputs are the formats `custody scan -o` writes.
+var scanOutputs = []string{"table", "json", "cyclonedx-json"}
+
+// scanReport is `custody scan -o json`.
+type scanReport struct {
+	// Reference is what was scanned: REF@sha256:… or the tarball's path.
+	Reference string `json:"reference"`
+	// Digest is the image's or the index's digest.
+	Digest string `json:"digest"`
+	// Index is true when Digest is an image index; Images then holds one per platform.
+	Index   bool          `json:"index"`
+	Scanner string        `json:"scanner"`
+	Images  []scanImage   `json:"images"`
+	Elapsed time.Duration `json:"-"`
+}
+
+type scanImage struct {
+	*scan.Result
+	Status string `json:"status"`
+}
+
+func runScan(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "scan", "scan REF@sha256:...|--tarball FILE [-o "+strings.Join(scanOutputs, "|")+"] [--platform OS/ARCH] [--progress]")
+	output := fs.String("o", "table", "output `format`: "+strings.Join(scanOutputs, ", "))
+	tarPath := fs.String("tarball", "", "scan the image in `FILE` (`docker save` or `crane pull` format) instead of a registry")
+	platform := fs.String("platform", "", "of an image index, scan only `OS/ARCH[/VARIANT]` (default: every platform)")
+	progress := fs.Bool("progress", false, "show progress on stderr (only when stderr is a terminal)")
+	tmp := fs.String("tmpdir", "", "`DIR` for the scan's temporary files (default the system's)")
+	registryOpts, err := registryFlags(fs)
+	if err != nil {
+		return err
+	}
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case *tarPath == "" && len(rest) != 1:
+		return usageErr("name exactly one image, pinned by digest (REF@sha256:<hex>), or --tarball FILE")
+	case *tarPath != "" && len(rest) != 0:
+		return usageErr("name an image or --tarball FILE, not both")
+	case !validOutput(*output):
+		return usageErr("-o %q: use one of %s", *output, strings.Join(scanOutputs, ", "))
+	}
+	var want *v1.Platform
+	if *platform != "" {
+		if want, err = v1.ParsePlatform(*platform); err != nil || want.OS == "" || want.Architecture == "" {
+			return usageErr("--platform %q: want OS/ARCH[/VARIANT], e.g. linux/amd64", *platform)
+		}
+	}
+	sbomOpts := []sbom.Option{}
+	if *tmp != "" {
+		sbomOpts = append(sbomOpts, sbom.WithTempDir(*tmp))
+	}
+	scanner, err := scan.New(scan.WithSBOMOptions(sbomOpts...), scan.WithFetchClassifier(func(error) bool { return true }))
+	if err != nil {
+		return err
+	}
+
+	var meter *progressMeter
+	if *progress && isTerminal(e.stderr) {
+		meter = newProgressMeter(e.stderr)
+		defer meter.stop()
+	}
+	start := time.Now()
+	report := &scanReport{Scanner: sbom.Scanner()}
+	var results []*scan.Result
+	if *tarPath != "" {
+		img, err := tarball.ImageFromPath(*tarPath, nil)
+		if err != nil {
+			return fmt.Errorf("read %s: %w (want a `docker save` or `crane pull` tarball of one image)", *tarPath, err)
+		}
+		d, err := img.Digest()
+		if err != nil {
+			return fmt.Errorf("read %s: %w", *tarPath, err)
+		}
+		report.Reference, report.Digest = *tarPath, d.String()
+		r, err := scanner.Image(ctx, meter.image(img), "")
+		if err != nil {
+			return err
+		}
+		results = []*scan.Result{r}
+	} else {
+		if !strings.Contains(rest[0], "@sha256:") {
+			return usageErr("%q is not pinned by digest: a scan is evidence about one digest; use REF@sha256:<hex>", rest[0])
+		}
+		ref, err := name.NewDigest(rest[0])
+		if err != nil {
+			return usageErr("%q: %v", rest[0], err)
+		}
+		report.Reference, report.Digest = ref.String(), ref.DigestStr()
+		if results, report.Index, err = scanRemote(ctx, scanner, ref, want, meter, append(registryOpts(), remote.WithContext(ctx))); err != nil {
+			return err
+		}
+	}
+	meter.stop()
+	report.Elapsed = time.Since(start)
+	for _, r := range results {
+		report.Images = append(report.Images, scanImage{Result: r, Status: r.StatusName()})
+	}
+	if err := writeScan(e.stdout, *output, report, results); err != nil {
+		return err
+	}
+	var failures []string
+	for _, r := range results {
+		switch r.StatusName() {
+		case "failed":
+			failures = append(failures, fmt.Sprintf("%s: %s", describe(r), r.Detail))
+		case "incomplete":
+			fmt.Fprintf(e.stderr, "custody scan: %s is INCOMPLETE: %s\n", describe(r), r.Detail)
+		}
+	}
+	if len(failures) > 0 {
+		return fmt.Errorf("scan failed: %s", strings.Join(failures, "; "))
+	}
+	return nil
+}
+
+func validOutput(o string) bool {
+	for _, v := range scanOutputs {
+		if o == v {
+			return true
+		}
+	}
+	return false
+}
+
+func describe(r *scan.Result) string {
+	if r.Platform != "" {
+		return r.Platform + " " + r.Digest
+	}
+	return r.Digest
+}
+
+// scanRemote pulls ref by digest and scans it: an image, or each platform of an index
+// (only want's, when given).
+func scanRemote(ctx context.Context, s *scan.Scanner, ref name.Digest, want *v1.Platform, meter *progressMeter, opts []remote.Option) ([]*scan.Result, bool, error) {
+	desc, err := remote.Get(ref, opts...)
+	if err != nil {
+		return nil, false, fmt.Errorf("pull %s: %w", ref, err)
+	}
+	if desc.Digest.String() != ref.DigestStr() {
+		return nil, false, fmt.Errorf("pull %s: the registry answered manifest %s", ref, desc.Digest)
+	}
+	if !desc.MediaType.IsIndex() {
+		if want != nil {
+			return nil, false, usageErr("--platform: %s is a single image, not an index", ref)
+		}
+		img, err := desc.Image()
+		if err != nil {
+			return nil, false, fmt.Errorf("pull %s: %w", ref, err)
+		}
+		r, err := s.Image(ctx, meter.image(img), ref.String())
+		if err != nil {
+			return nil, false, err
+		}
+		return []*scan.Result{r}, false, nil
+	}
+	idx, err := desc.ImageIndex()
+	if err != nil {
+		return nil, true, fmt.Errorf("pull %s: %w", ref, err)
+	}
+	if want != nil {
+		idx = onlyPlatform{indexOf: indexOf{idx}, want: want}
+	}
+	results, err := s.Index(ctx, meter.index(idx), ref.Context().Name())
+	if err != nil {
+		return nil, true, err
+	}
+	if want != nil && len(results) == 0 {
+		return nil, true, fmt.Errorf("%s has no image for platform %s", ref, want)
+	}
+	return results, true, nil
+}
+
+// onlyPlatform is an index that lists only the manifests for one platform.
+type onlyPlatform struct {
+	indexOf
+	want *v1.Platform
+}
+
+func (o onlyPlatform) IndexManifest() (*v1.IndexManifest, error) {
+	m, err := o.idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	cp := *m
+	cp.Manifests = nil
+	for _, d := range m.Manifests {
+		if d.Platform != nil && d.Platform.Satisfies(*o.want) {
+			cp.Manifests = append(cp.Manifests, d)
+		}
+	}
+	if len(cp.Manifests) == 0 {
+		return nil, fmt.Errorf("the index has no image for platform %s", o.want)
+	}
+	return &cp, nil
+}
+
+func writeScan(w io.Writer, format string, report *scanReport, results []*scan.Result) error {
+	switch format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(report)
+	case "cyclonedx-json":
+		// One image (or the one platform asked for): its own SBOM; several: one about the index.
+		if len(results) == 1 && results[0].SBOM != nil {
+			_, err := w.Write(results[0].SBOM.Document)
+			return err
+		}
+		doc, err := scan.IndexSBOM(report.Digest, strings.SplitN(report.Reference, "@", 2)[0], report.Scanner, results)
+		if err != nil {
+			return errors.New("no SBOM to write: " + err.Error())
+		}
+		_, err = w.Write(doc)
+		return err
+	default:
+		return writeScanTable(w, report)
+	}
+}
+
+func writeScanTable(w io.Writer, report *scanReport) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for i, im := range report.Images {
+		if i > 0 {
+			fmt.Fprintln(tw)
+		}
+		title := report.Reference
+		if im.Platform != "" {
+			title = im.Platform + "  " + im.Digest
+		}
+		fmt.Fprintf(tw, "%s\n", title)
+		osName := im.OS
+		if osName == "" {
+			osName = "(none recognised)"
+		}
+		fmt.Fprintf(tw, "  status: %s\tos: %s\tpackages: %d\n", strings.ToUpper(im.Status), osName, len(im.Packages))
+		if im.Detail != "" {
+			fmt.Fprintf(tw, "  detail: %s\n", oneLine(im.Detail))
+		}
+		if len(im.Packages) > 0 {
+			fmt.Fprintf(tw, "\n  NAME\tVERSION\tTYPE\tLICENSES\tLAYER\n")
+			for _, p := range im.Packages {
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", p.Name, p.Version, p.Type, strings.Join(p.Licenses, ", "), shortDigest(p.Layer))
+			}
+		}
+		if len(im.Licenses) > 0 {
+			fmt.Fprintf(tw, "\n  LICENSE\tPACKAGES\n")
+			for _, l := range im.Licenses {
+				fmt.Fprintf(tw, "  %s\t%d\n", l.License, l.Packages)
+			}
+		}
+	}
+	return tw.Flush()
+}
+
+func shortDigest(d string) string {
+	if h, ok := strings.CutPrefix(d, "sha256:"); ok && len(h) > 12 {
+		return h[:12]
+	}
+	return d
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
