@@ -10,7 +10,7 @@ ADDR      ?= 127.0.0.1:8080
 REG_ADDR  ?= 127.0.0.1:5000
 export GOTOOLCHAIN := local
 
-.PHONY: help build run test test-gowork-off e2e lint gen check-generated bench tools cosign fuzz clean
+.PHONY: help build run test test-gowork-off e2e lint gen check-generated bench tools cosign scan-tools debian-image fuzz clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}'
@@ -47,6 +47,15 @@ cosign: ## Build the pinned cosign v2 and v3 (scripts/tools/cosign-v*) into bin/
 	@mkdir -p $(BIN)
 	cd scripts/tools/cosign-v2 && GOWORK=off $(GO) build -o $(BIN)/cosign-v2 github.com/sigstore/cosign/v2/cmd/cosign
 	cd scripts/tools/cosign-v3 && GOWORK=off $(GO) build -o $(BIN)/cosign-v3 github.com/sigstore/cosign/v3/cmd/cosign
+
+scan-tools: ## Build the pinned syft CLI and crane (scripts/tools/syft, scripts/tools/crane) into bin/ for the scan comparison
+	@mkdir -p $(BIN)
+	cd scripts/tools/crane && GOWORK=off $(GO) build -o $(BIN)/crane github.com/google/go-containerregistry/cmd/crane
+	cd scripts/tools/syft && GOWORK=off $(GO) build -ldflags "-X main.version=$$(GOWORK=off $(GO) list -m -f '{{.Version}}' github.com/anchore/syft)" \
+		-o $(BIN)/syft github.com/anchore/syft/cmd/syft
+
+debian-image: scan-tools ## Build a Debian bookworm minbase image with debootstrap and push it to REGISTRY (default the dev registry)
+	@scripts/debian-image.sh $(if $(FORCE),--force) $(or $(REGISTRY),$(REG_ADDR))/debian:bookworm-minbase
 
 gen: tools ## Regenerate protobuf code with buf and protoc-gen-go
 	cd proto && PATH="$(BIN):$$PATH" $(BIN)/buf lint && PATH="$(BIN):$$PATH" $(BIN)/buf generate
