@@ -24,7 +24,7 @@ const (
 	PredicateVulnsV02 = "https://in-toto.io/attestation/vulns/v0.2"
 	// PredicateSecretsV1 is Custody's own predicate for a secrets scan of every layer.
 	PredicateSecretsV1 = "https://custody.dev/attestations/secrets/v1"
-	MediaTypeDSSE             = "application/vnd.dsse.envelope.v1+json"
+	MediaTypeDSSE      = "application/vnd.dsse.envelope.v1+json"
 	// DefaultBuildType is used when a build event names none.
 	DefaultBuildType = "https://custody.dev/buildtypes/generic/v1"
 )

@@ -9,18 +9,26 @@
 // image digest and the scanner version, and no timestamp is written, so scanning the
 // same image twice yields the same bytes (and the same blob digest).
 //
-// Layers are untrusted input. Scan bounds the number of layers, the uncompressed size of
-// each layer and of the whole image, and the number of tar entries per layer. Layers are
-// not unpacked onto the host: each layer's tar is cached whole in a private temporary
-// directory (removed before Scan returns) and read through an index, so entry names such
-// as "../../etc/passwd" never become paths. (Some cataloguers open nested archives, such
-// as Java archives, in syft's own temporary directory.) A cataloguer panic on the calling
-// goroutine becomes an error.
+// Layers are untrusted input, and are read by pkg/imagefs: each layer's blob is streamed
+// once (no layer is cached or unpacked on disk), verified against its digest and diff ID,
+// and indexed; names such as "../../etc/passwd" are refused and links resolve inside the
+// image, so no entry ever becomes a host path. Scan bounds the number of layers, the
+// uncompressed size of each layer and of the whole image, and the number of tar entries
+// per layer. Only the files syft's cataloguers read are kept, in one private spool file
+// removed before Scan returns: the paths, globs and MIME types the cataloguers query,
+// recorded once per Cataloguer from a run over an empty image, plus the files they read
+// next to those (package-manager side files, license texts) and every executable. (Some
+// cataloguers open nested archives, such as Java archives, in syft's own temporary
+// directory.) A cataloguer panic on the calling goroutine becomes an error. WithObserver
+// passes every file of every layer, deleted ones included, to a secret scanner during the
+// same read.
 //
-// Syft is used as a library (github.com/anchore/syft v1.54.1, with stereoscope reading
-// the v1.Image directly): it needs neither a Docker daemon nor the network. It does make
-// the first build of a package importing sbom several minutes slower, and links a large
-// amount of code; only the scanner service should import this package.
+// Syft is used as a library (github.com/anchore/syft v1.54.1): Scan gives it a file
+// resolver over the imagefs index and describes the source as a container image, so syft
+// runs the same image cataloguers as `syft <image>` and locations name the layer (diff ID)
+// each package was found in. It needs neither a Docker daemon nor the network. It does
+// make the first build of a package importing sbom several minutes slower, and links a
+// large amount of code; only the scanner service should import this package.
 //
 // Not for: pulling images (the caller does that, by digest), matching vulnerabilities,
 // finding secrets, or parsing SBOMs produced elsewhere.

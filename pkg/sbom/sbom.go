@@ -5,22 +5,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"runtime/debug"
 	"strings"
 	"sync"
 
 	cyclonedx "github.com/CycloneDX/cyclonedx-go"
-	stereofile "github.com/anchore/stereoscope/pkg/file"
-	"github.com/anchore/stereoscope/pkg/image"
 	"github.com/anchore/syft/syft"
 	"github.com/anchore/syft/syft/format/common/cyclonedxhelpers"
 	syftsbom "github.com/anchore/syft/syft/sbom"
-	"github.com/anchore/syft/syft/source/stereoscopesource"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/uuid"
 
+	"github.com/custody-dev/custody/pkg/imagefs"
 	eventsv1 "github.com/custody-dev/custody/proto/custody/events/v1"
 )
 
@@ -37,17 +34,18 @@ const (
 // ErrLimitExceeded is returned when an image is larger than a scan limit allows: too many
 // layers, a layer or the image too large uncompressed, or too many tar entries in a layer.
 // Raise the limit with an Option or refuse the image.
-var ErrLimitExceeded = errors.New("image exceeds a scan limit")
+var ErrLimitExceeded = imagefs.ErrLimitExceeded
 
 // ErrFetch is returned when reading the image from its source failed: listing its layers,
 // reading its config, or reading a layer's stream. The cause, which the error wraps, may
 // be transient (a network or registry error) or not (corrupt data); inspect it with
 // errors.As to decide whether to retry.
-var ErrFetch = errors.New("read image from its source")
+var ErrFetch = imagefs.ErrFetch
 
 // ErrInvalidImage is returned when the image's manifest, config or layers cannot be read
-// or are not a container image syft understands.
-var ErrInvalidImage = errors.New("invalid image")
+// or are not a container image syft understands: a corrupt or hostile layer (see
+// imagefs.ErrInvalidImage), or one whose bytes do not match its digest.
+var ErrInvalidImage = imagefs.ErrInvalidImage
 
 // Result is the outcome of a scan.
 type Result struct {
@@ -67,11 +65,20 @@ type Result struct {
 	Scanner string
 }
 
+// limits are the bounds Scan puts on an untrusted image.
+type limits struct {
+	maxLayers    int
+	maxLayerSize int64
+	maxImageSize int64
+	maxEntries   int
+}
+
 type options struct {
 	lim         limits
 	tempDir     string
 	reference   string
 	parallelism int
+	observer    imagefs.Observer
 }
 
 // Option configures Scan.
@@ -123,8 +130,8 @@ func WithMaxEntries(n int) Option {
 	}
 }
 
-// WithTempDir sets the directory under which a scan caches layer tars while it reads
-// them. Default: os.TempDir(). The scan's own subdirectory is removed before Scan returns.
+// WithTempDir sets the directory in which a scan keeps the content of the files syft's
+// cataloguers read (one spool file, removed before Scan returns). Default: os.TempDir().
 func WithTempDir(dir string) Option {
 	return func(o *options) error {
 		if dir == "" {
@@ -143,6 +150,18 @@ func WithReference(ref string) Option {
 			return fmt.Errorf("sbom: image reference %q: %w", ref, err)
 		}
 		o.reference = ref
+		return nil
+	}
+}
+
+// WithObserver passes the content of every regular file of every layer, including files
+// a later layer deletes, to obs while the layers are read (see imagefs.Observer).
+func WithObserver(obs imagefs.Observer) Option {
+	return func(o *options) error {
+		if obs == nil {
+			return errors.New("sbom: nil observer")
+		}
+		o.observer = obs
 		return nil
 	}
 }
@@ -167,6 +186,7 @@ type Cataloguer struct {
 	once     sync.Once
 	licenses context.Context // carries the license scanner as a context value
 	config   *syft.CreateSBOMConfig
+	keep     *keepSet
 	initErr  error
 }
 
@@ -190,6 +210,10 @@ func (c *Cataloguer) licenseContext() (context.Context, error) {
 		// only reads it, so one is shared by every scan.
 		c.config = syft.DefaultCreateSBOMConfig().WithTool("syft", syftVersion()).WithoutFiles()
 		c.licenses, c.initErr = syft.SetContextLicenseScanner(context.Background(), c.config.Licenses)
+		if c.initErr != nil {
+			return
+		}
+		c.keep, c.initErr = recordQueries(c.licenses, c.config)
 	})
 	return c.licenses, c.initErr
 }
@@ -250,27 +274,34 @@ func (c *Cataloguer) Scan(ctx context.Context, img v1.Image, opts ...Option) (re
 		return nil, fmt.Errorf("sbom: image %s: read config: %w: %w", digest, ErrFetch, err)
 	}
 
-	dir, err := os.MkdirTemp(o.tempDir, "custody-sbom-")
-	if err != nil {
-		return nil, fmt.Errorf("sbom: temp dir: %w", err)
+	iopts := []imagefs.Option{
+		imagefs.WithMaxLayers(o.lim.maxLayers), imagefs.WithMaxLayerSize(o.lim.maxLayerSize),
+		imagefs.WithMaxImageSize(o.lim.maxImageSize), imagefs.WithMaxEntries(o.lim.maxEntries),
+		imagefs.WithKeep(c.keep.keep),
 	}
-	defer os.RemoveAll(dir)
-
-	bounded := newBoundedImage(img, o.lim)
-	simg := image.New(bounded, stereofile.NewTempDirGenerator("custody-sbom"), dir)
-	defer simg.Cleanup() //nolint:errcheck // best effort; dir is removed above
-	if err := simg.Read(ctx); err != nil {
-		if errors.Is(err, ErrLimitExceeded) || errors.Is(err, ErrFetch) || ctx.Err() != nil {
+	if o.tempDir != "" {
+		iopts = append(iopts, imagefs.WithTempDir(o.tempDir))
+	}
+	if o.observer != nil {
+		iopts = append(iopts, imagefs.WithObserver(o.observer))
+	}
+	fsys, err := imagefs.Read(ctx, img, iopts...)
+	if err != nil {
+		if errors.Is(err, ErrLimitExceeded) || errors.Is(err, ErrFetch) || errors.Is(err, ErrInvalidImage) || ctx.Err() != nil {
 			return nil, fmt.Errorf("sbom: read image %s: %w", digest, err)
 		}
 		return nil, fmt.Errorf("sbom: read image %s: %w: %w", digest, ErrInvalidImage, err)
 	}
+	defer fsys.Close()
 
 	ref := o.reference
 	if ref == "" {
 		ref = digest
 	}
-	src := stereoscopesource.New(simg, stereoscopesource.ImageConfig{Reference: ref})
+	src, err := newImageSource(img, fsys, ref)
+	if err != nil {
+		return nil, fmt.Errorf("sbom: image %s: %w", digest, err)
+	}
 	cfg := c.config
 	if o.parallelism > 0 {
 		own := *c.config

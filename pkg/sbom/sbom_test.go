@@ -225,6 +225,9 @@ func TestScanHostileLayers(t *testing.T) {
 		{"path traversal", tarBytes(t,
 			file("../../../../../../.."+escape, "owned"),
 			entry{name: "etc/os-release", typ: '2', link: "../../../../../../etc/os-release"},
+			file("var/lib/dpkg/status", dpkgStatus)), true},
+		{"symlink escape", tarBytes(t,
+			entry{name: "etc/os-release", typ: '2', link: "../../../../../../etc/os-release"},
 			file("var/lib/dpkg/status", dpkgStatus)), false},
 		{"symlink loop", tarBytes(t,
 			entry{name: "var/lib/dpkg/status", typ: '2', link: "status.d/x"},
@@ -274,18 +277,18 @@ func TestScanOptionsValidate(t *testing.T) {
 
 var errBoom = errors.New("connection reset by registry")
 
-// failingLayer is a layer whose stream breaks part-way, as a network read can.
+// failingLayer is a layer whose blob stream breaks part-way, as a network read can.
 type failingLayer struct{ v1.Layer }
 
-func (l failingLayer) Uncompressed() (io.ReadCloser, error) {
-	rc, err := l.Layer.Uncompressed()
+func (l failingLayer) Compressed() (io.ReadCloser, error) {
+	rc, err := l.Layer.Compressed()
 	if err != nil {
 		return nil, err
 	}
 	return struct {
 		io.Reader
 		io.Closer
-	}{io.MultiReader(io.LimitReader(rc, 512), iotest.ErrReader(errBoom)), rc}, nil
+	}{io.MultiReader(io.LimitReader(rc, 100), iotest.ErrReader(errBoom)), rc}, nil
 }
 
 func TestScanReportsSourceFailuresAsFetchErrors(t *testing.T) {
