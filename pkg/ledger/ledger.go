@@ -67,6 +67,9 @@ type Store interface {
 	// LogEntryByKey returns the entry appended under (kind, key), or ErrNotFound.
 	LogEntryByKey(ctx context.Context, kind, key string) (LogEntry, error)
 
+	// VulnStore keeps the vulnerability database (OSV records) the scanner matches with.
+	VulnStore
+
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database. It is safe to call twice.

@@ -23,7 +23,8 @@ const (
 // dev) that mount it beside other services' handlers.
 func Patterns() []string {
 	return []string{PatternProvenance, PatternBundle, PatternPromotion, PatternHealth,
-		PatternLogCheckpoint, PatternLogKey, PatternLogEntries, PatternLogInclusion, PatternLogConsistency}
+		PatternLogCheckpoint, PatternLogKey, PatternLogEntries, PatternLogInclusion, PatternLogConsistency,
+		PatternVulnDB, PatternVulnDBRecords, PatternVulnDBQuery}
 }
 
 // errUnavailable marks a database that does not answer.
@@ -36,6 +37,7 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc(PatternPromotion, s.getPromotion)
 	mux.HandleFunc(PatternHealth, s.health)
 	s.logRoutes(mux)
+	s.vulnRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		// Tell a wrong method from a wrong path, in JSON like every other answer.
 		get := r.Clone(r.Context())
@@ -77,6 +79,10 @@ func statusFor(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, errMethod):
 		return http.StatusMethodNotAllowed
+	case errors.Is(err, errTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, errMediaType):
+		return http.StatusUnsupportedMediaType
 	case errors.Is(err, errUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, context.Canceled):

@@ -48,6 +48,11 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		{"AppendLogRejectsInvalid", testAppendLogInvalid},
 		{"ConcurrentAppendLog", testConcurrentAppendLog},
 		{"LogEntryByKey", testLogEntryByKey},
+		{"PutVulnRecords", testPutVulnRecords},
+		{"PutVulnRecordsRejectsInvalid", testPutVulnRecordsInvalid},
+		{"VulnRecordsLookup", testVulnRecordsLookup},
+		{"VulnDBStateEmpty", testVulnDBStateEmpty},
+		{"ConcurrentVulnPuts", testConcurrentVulnPuts},
 		{"PingAndClose", testPingAndClose},
 	}
 	for _, tc := range tests {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -95,7 +94,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err := svc.Start(ctx); err != nil {
 		return err
 	}
-	srv := daemon.HTTPServer(cfg.httpAddr, http.MaxBytesHandler(svc.Handler(), 64<<10), log)
+	srv := daemon.HTTPServer(cfg.httpAddr, ledger.LimitBodies(svc.Handler(), ledger.MaxRequestBody), log)
 	errc := make(chan error, 1)
 	go func() {
 		log.Info("serving", "addr", cfg.httpAddr, "db", ledger.RedactStoreRef(cfg.dbRef), "trusted_keys", verifier.KeyIDs())
