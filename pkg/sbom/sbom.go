@@ -12,6 +12,7 @@ import (
 	cyclonedx "github.com/CycloneDX/cyclonedx-go"
 	"github.com/anchore/syft/syft"
 	"github.com/anchore/syft/syft/format/common/cyclonedxhelpers"
+	"github.com/anchore/syft/syft/format/spdxjson"
 	syftsbom "github.com/anchore/syft/syft/sbom"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -63,6 +64,30 @@ type Result struct {
 	Status eventsv1.ScanStatus
 	// Scanner names the cataloguer and its version ("syft@v1.54.1").
 	Scanner string
+
+	syft *syftsbom.SBOM
+}
+
+// SPDXVersion is the SPDX version SPDX writes.
+const SPDXVersion = "2.3"
+
+// SPDX encodes the same inventory as an SPDX 2.3 JSON document. Unlike Document it is
+// not deterministic: SPDX requires a creation time and a unique document namespace.
+func (r *Result) SPDX() ([]byte, error) {
+	if r.syft == nil {
+		return nil, errors.New("sbom: no inventory to encode")
+	}
+	cfg := spdxjson.DefaultEncoderConfig()
+	cfg.Version = SPDXVersion
+	enc, err := spdxjson.NewFormatEncoderWithConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("sbom: SPDX encoder: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := enc.Encode(&buf, *r.syft); err != nil {
+		return nil, fmt.Errorf("sbom: encode SPDX for %s: %w", r.Digest, err)
+	}
+	return buf.Bytes(), nil
 }
 
 // limits are the bounds Scan puts on an untrusted image.
@@ -79,6 +104,7 @@ type options struct {
 	reference   string
 	parallelism int
 	observer    imagefs.Observer
+	finalView   []func(*imagefs.FS)
 }
 
 // Option configures Scan.
@@ -162,6 +188,20 @@ func WithObserver(obs imagefs.Observer) Option {
 			return errors.New("sbom: nil observer")
 		}
 		o.observer = obs
+		return nil
+	}
+}
+
+// WithFinalView calls fn with the image's filesystem once every layer has been read and
+// squashed, before cataloguing: every Observer has been closed by then, and fn can ask
+// which files the final image still holds (a file a later layer deleted or replaced is
+// no longer there, or comes from another layer). fn must not keep fsys.
+func WithFinalView(fn func(fsys *imagefs.FS)) Option {
+	return func(o *options) error {
+		if fn == nil {
+			return errors.New("sbom: nil final view function")
+		}
+		o.finalView = append(o.finalView, fn)
 		return nil
 	}
 }
@@ -293,6 +333,9 @@ func (c *Cataloguer) Scan(ctx context.Context, img v1.Image, opts ...Option) (re
 		return nil, fmt.Errorf("sbom: read image %s: %w: %w", digest, ErrInvalidImage, err)
 	}
 	defer fsys.Close()
+	for _, fn := range o.finalView {
+		fn(fsys)
+	}
 
 	ref := o.reference
 	if ref == "" {
@@ -325,6 +368,7 @@ func (c *Cataloguer) Scan(ctx context.Context, img v1.Image, opts ...Option) (re
 	}
 
 	res = &Result{
+		syft:     s,
 		Document: buf.Bytes(),
 		Digest:   digest,
 		Packages: s.Artifacts.Packages.PackageCount(),

@@ -4,11 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"runtime/debug"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/custody-dev/custody/pkg/imagefs"
 	"github.com/custody-dev/custody/pkg/sbom"
+	"github.com/custody-dev/custody/pkg/secrets"
+	"github.com/custody-dev/custody/pkg/vuln"
 	eventsv1 "github.com/custody-dev/custody/proto/custody/events/v1"
 )
 
@@ -25,8 +31,13 @@ type Scanner struct {
 
 type options struct {
 	sbom         []sbom.Option
+	secrets      []secrets.Option
+	vulnDB       vuln.Describer
+	vex          []*vuln.VEXDocument
+	version      string
 	maxPlatforms int
 	fetchAtFault func(error) bool
+	now          func() time.Time
 }
 
 // Option configures a Scanner.
@@ -67,13 +78,68 @@ func WithFetchClassifier(atFault func(error) bool) Option {
 	}
 }
 
+// WithSecretsOptions configures the secrets scan (fingerprint key, limits). Every scan
+// looks for secrets in every layer.
+func WithSecretsOptions(opts ...secrets.Option) Option {
+	return func(o *options) error {
+		o.secrets = append(o.secrets, opts...)
+		return nil
+	}
+}
+
+// WithVulnDB matches the packages found against db's vulnerability records (the
+// ledger's, through vuln.NewHTTPSource, or a directory or OSV zip through vuln.LoadDB).
+// Without it no vulnerability report is made: nothing was looked for.
+func WithVulnDB(db vuln.Describer) Option {
+	return func(o *options) error {
+		if db == nil {
+			return errors.New("scan: nil vulnerability database")
+		}
+		o.vulnDB = db
+		return nil
+	}
+}
+
+// WithVEX applies OpenVEX documents to the vulnerabilities found: statements that an
+// image is not_affected by, or fixed for, a vulnerability change its finding's status
+// (the finding stays in the report, with the statement that changed it).
+func WithVEX(docs ...*vuln.VEXDocument) Option {
+	return func(o *options) error {
+		for _, d := range docs {
+			if d == nil {
+				return errors.New("scan: nil VEX document")
+			}
+		}
+		o.vex = append(o.vex, docs...)
+		return nil
+	}
+}
+
+// WithScannerVersion names the scanner's version in the vulns and secrets predicates.
+// Default: the main module's version from the build information, else "devel".
+func WithScannerVersion(v string) Option {
+	return func(o *options) error {
+		if v == "" {
+			return errors.New("scan: empty scanner version")
+		}
+		o.version = v
+		return nil
+	}
+}
+
+// ScannerURI identifies Custody's scanner in the predicates it writes.
+const ScannerURI = "https://custody.dev/scanner"
+
 // New returns a Scanner.
 func New(opts ...Option) (*Scanner, error) {
-	o := options{maxPlatforms: 64, fetchAtFault: func(error) bool { return false }}
+	o := options{maxPlatforms: 64, fetchAtFault: func(error) bool { return false }, version: buildVersion(), now: time.Now}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
 		}
+	}
+	if _, err := secrets.NewScanner(o.secrets...); err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
 	}
 	cat, err := sbom.NewCataloguer(o.sbom...)
 	if err != nil {
@@ -104,6 +170,39 @@ type Result struct {
 	// Packages lists the inventory's packages, Licenses summarises their licenses.
 	Packages []Package      `json:"packages"`
 	Licenses []LicenseCount `json:"licenses"`
+	// Secrets is what the secrets scan of every layer found; SecretsPredicate its
+	// predicate (attestation.PredicateSecretsV1). Both nil when the scan failed.
+	Secrets          *secrets.Report `json:"secrets,omitempty"`
+	SecretsPredicate []byte          `json:"-"`
+	// Vulns is the vulnerability report, VulnsPredicate its in-toto vulns v0.2
+	// predicate; both nil without a vulnerability database (or when the scan failed).
+	Vulns          *vuln.Report `json:"vulnerabilities,omitempty"`
+	VulnsPredicate []byte       `json:"-"`
+	// VulnDB describes the database Vulns was matched against.
+	VulnDB *vuln.Info `json:"vulnerabilityDatabase,omitempty"`
+}
+
+// AffectedCount is the number of vulnerability findings that still count against the
+// image (not marked not_affected or fixed by VEX).
+func (r *Result) AffectedCount() int {
+	if r.Vulns == nil {
+		return 0
+	}
+	n := 0
+	for _, f := range r.Vulns.Findings {
+		if f.Affected() {
+			n++
+		}
+	}
+	return n
+}
+
+// SecretCount is the number of secrets found.
+func (r *Result) SecretCount() int {
+	if r.Secrets == nil {
+		return 0
+	}
+	return len(r.Secrets.Findings)
 }
 
 // StatusName is the status in lower case ("complete", "incomplete", "failed").
@@ -126,7 +225,16 @@ func (s *Scanner) image(ctx context.Context, img v1.Image, reference, platform s
 		return failed(&Result{Reference: reference, Platform: platform}, fmt.Errorf("%w: image digest: %w", ErrImage, err)), nil
 	}
 	r := &Result{Digest: d.String(), Reference: reference, Platform: platform}
-	var opts []sbom.Option
+	started := s.o.now()
+	sec, err := secrets.NewScanner(s.o.secrets...)
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", r.Digest, err)
+	}
+	var secReport secrets.Report
+	opts := []sbom.Option{
+		sbom.WithObserver(secretsObserver{sec}),
+		sbom.WithFinalView(func(fsys *imagefs.FS) { secReport = markDeleted(sec.Report(), fsys) }),
+	}
 	if reference != "" {
 		opts = append(opts, sbom.WithReference(reference))
 	}
@@ -145,7 +253,90 @@ func (s *Scanner) image(ctx context.Context, img v1.Image, reference, platform s
 	if r.Status == eventsv1.ScanStatus_SCAN_STATUS_INCOMPLETE {
 		r.Detail = incompleteDetail
 	}
+	r.Secrets = &secReport
+	if r.SecretsPredicate, err = secrets.Predicate(secReport, secrets.PredicateMeta{ScannerURI: ScannerURI, ScannerVersion: s.o.version}); err != nil {
+		return nil, fmt.Errorf("scan %s: %w", r.Digest, err)
+	}
+	if s.o.vulnDB != nil {
+		if err := s.matchVulns(ctx, r, started); err != nil {
+			return nil, fmt.Errorf("scan %s: %w", r.Digest, err)
+		}
+	}
 	return r, nil
+}
+
+// matchVulns matches r's packages against the vulnerability database and applies VEX.
+func (s *Scanner) matchVulns(ctx context.Context, r *Result, started time.Time) error {
+	info, err := s.o.vulnDB.Info(ctx)
+	if err != nil {
+		return err
+	}
+	pkgs := make([]vuln.ScanPackage, 0, len(r.Packages))
+	for _, p := range r.Packages {
+		if p.PURL != "" {
+			pkgs = append(pkgs, vuln.ScanPackage{PURL: p.PURL})
+		}
+	}
+	rep, err := vuln.Match(ctx, s.o.vulnDB, pkgs)
+	if err != nil {
+		return err
+	}
+	if len(s.o.vex) > 0 {
+		vuln.ApplyVEX(rep, vuln.Subject{PURL: imagePURL(r), Digest: r.Digest}, s.o.vex...)
+	}
+	if info.LastUpdate.IsZero() {
+		// An empty database: the predicate still needs a time; the version says "0 records".
+		info.LastUpdate = time.Unix(0, 0).UTC()
+	}
+	pred, err := vuln.NewPredicate(rep, vuln.ScanInfo{
+		ScannerURI: ScannerURI, ScannerVersion: s.o.version, DBURI: info.URI, DBVersion: info.Version,
+		DBLastUpdate: info.LastUpdate, StartedOn: started, FinishedOn: s.o.now(),
+	})
+	if err != nil {
+		return err
+	}
+	r.Vulns, r.VulnsPredicate, r.VulnDB = rep, pred, &info
+	return nil
+}
+
+// imagePURL is the image's pkg:oci package URL (as VEX documents name products), or ""
+// without a reference.
+func imagePURL(r *Result) string {
+	repo, _, ok := strings.Cut(r.Reference, "@")
+	if !ok || repo == "" {
+		return ""
+	}
+	last := repo[strings.LastIndexByte(repo, '/')+1:]
+	return "pkg:oci/" + last + "@" + strings.Replace(r.Digest, ":", "%3A", 1) + "?repository_url=" + repo
+}
+
+// secretsObserver passes every file of every layer to the secrets scanner.
+type secretsObserver struct{ s *secrets.Scanner }
+
+func (o secretsObserver) ObserveFile(l imagefs.Layer, path string, size int64) io.WriteCloser {
+	if w := o.s.File(secrets.Location{Layer: l.Digest, LayerIndex: l.Index, Path: path}, size); w != nil {
+		return w
+	}
+	return nil
+}
+
+// markDeleted sets Deleted on findings in files the final image no longer holds from
+// that layer: deleted, or replaced by a later layer. They still ship in the image.
+func markDeleted(rep secrets.Report, fsys *imagefs.FS) secrets.Report {
+	for i := range rep.Findings {
+		f := &rep.Findings[i]
+		e, ok := fsys.Lookup(f.Path)
+		f.Deleted = !ok || e.Layer != f.LayerIndex
+	}
+	return rep
+}
+
+// buildVersion is the main module's version, or "devel".
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
 }
 
 func failed(r *Result, err error) *Result {

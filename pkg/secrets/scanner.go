@@ -157,9 +157,9 @@ type Stats struct {
 
 // Report is the result of a scan.
 type Report struct {
-	Findings  []Finding
-	Stats     Stats
-	Truncated bool // some findings were dropped by a limit
+	Findings  []Finding `json:"findings"`
+	Stats     Stats     `json:"stats"`
+	Truncated bool      `json:"truncated"` // some findings were dropped by a limit
 }
 
 // Scanner finds secrets in files. It is safe for concurrent use.

@@ -50,37 +50,7 @@ func (s *HTTPSource) Lookup(ctx context.Context, ecosystem, name string) ([]*Rec
 // LookupBatch implements [BatchSource]: it asks for every key at once and files each
 // record under the keys it names.
 func (s *HTTPSource) LookupBatch(ctx context.Context, keys []PackageKey) (map[PackageKey][]*Record, error) {
-	out := make(map[PackageKey][]*Record, len(keys))
-	for start := 0; start < len(keys); start += MaxQueryPackages {
-		chunk := keys[start:min(start+MaxQueryPackages, len(keys))]
-		recs, err := s.query(ctx, chunk)
-		if err != nil {
-			return nil, err
-		}
-		byName := map[string][]PackageKey{}
-		for _, k := range chunk {
-			byName[k.Name] = append(byName[k.Name], k)
-		}
-		for _, r := range recs {
-			for _, rk := range IndexKeys(r) {
-				for _, k := range byName[rk.Name] {
-					if EcosystemMatches(k.Ecosystem, rk.Ecosystem) && !containsRecord(out[k], r) {
-						out[k] = append(out[k], r)
-					}
-				}
-			}
-		}
-	}
-	return out, nil
-}
-
-func containsRecord(list []*Record, r *Record) bool {
-	for _, x := range list {
-		if x == r {
-			return true
-		}
-	}
-	return false
+	return lookupBatch(ctx, keys, s.query)
 }
 
 func (s *HTTPSource) query(ctx context.Context, keys []PackageKey) ([]*Record, error) {

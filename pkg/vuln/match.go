@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -390,6 +391,7 @@ func sortVersions(ecosystem string, vs []string) []string {
 // DB is an in-memory [Source]: records indexed by package, for `custody scan --vulndb`
 // and tests. It keeps, for each id, the record with the newest modified time.
 type DB struct {
+	uri    string
 	byID   map[string]*Record
 	byName map[string]map[string][]string // name → ecosystem → ids
 }
@@ -409,7 +411,15 @@ func LoadDB(path string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	db.uri = "file://" + filepath.ToSlash(absPath(path))
 	return db, nil
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
 
 // Add adds a record, replacing an older one with the same id; it reports whether the

@@ -3,6 +3,7 @@ package vuln
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,5 +149,24 @@ func TestDBKeepsNewest(t *testing.T) {
 	}
 	if len(rep.Findings) != 1 {
 		t.Fatalf("findings = %+v, want the newer record's range to match", rep.Findings)
+	}
+}
+
+func TestDBInfo(t *testing.T) {
+	db, err := LoadDB("testdata/osv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := db.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Records != int64(db.Len()) || info.Records == 0 || info.LastUpdate.IsZero() ||
+		!strings.HasPrefix(info.URI, "file:///") || !strings.HasSuffix(info.URI, "testdata/osv") || !strings.Contains(info.Version, "records") {
+		t.Errorf("info %+v", info)
+	}
+	empty, _ := NewDB().Info(context.Background())
+	if empty.Records != 0 || !empty.LastUpdate.IsZero() {
+		t.Errorf("empty info %+v", empty)
 	}
 }

@@ -246,6 +246,11 @@ func (s *Service) getVulnDB(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("vulnerability database state: %w", err))
 		return
 	}
+	doc := dbStatus(st)
+	writeJSON(w, http.StatusOK, doc)
+}
+
+func dbStatus(st ledger.VulnDBState) vuln.DBStatus {
 	doc := vuln.DBStatus{Records: st.Records, Ecosystems: make([]vuln.EcosystemStatus, len(st.Ecosystems))}
 	if !st.NewestModified.IsZero() {
 		t := st.NewestModified.UTC()
@@ -258,5 +263,37 @@ func (s *Service) getVulnDB(w http.ResponseWriter, r *http.Request) {
 	for i, e := range st.Ecosystems {
 		doc.Ecosystems[i] = vuln.EcosystemStatus{Ecosystem: e.Ecosystem, Records: e.Records}
 	}
-	writeJSON(w, http.StatusOK, doc)
+	return doc
+}
+
+// VulnSource reads the vulnerability database in store directly, for a scanner running
+// in the ledger's process (custody dev); every record is parsed again, as over HTTP.
+func VulnSource(store ledger.VulnStore, uri string) *vuln.FuncSource {
+	query := func(ctx context.Context, keys []vuln.PackageKey) ([]*vuln.Record, error) {
+		req := ledger.VulnRecordsRequest{Packages: make([]ledger.VulnPackage, len(keys))}
+		for i, k := range keys {
+			req.Packages[i] = ledger.VulnPackage{Ecosystem: k.Ecosystem, Name: k.Name}
+		}
+		found, err := store.VulnRecords(ctx, req)
+		if err != nil {
+			return nil, fmt.Errorf("vulnerability query: %w", err)
+		}
+		recs := make([]*vuln.Record, 0, len(found.Records))
+		for _, sr := range found.Records {
+			r, err := vuln.Parse(sr.Raw)
+			if err != nil {
+				return nil, fmt.Errorf("vulnerability query: stored record %s: %w", sr.ID, err)
+			}
+			recs = append(recs, r)
+		}
+		return recs, nil
+	}
+	info := func(ctx context.Context) (vuln.Info, error) {
+		st, err := store.VulnDBState(ctx)
+		if err != nil {
+			return vuln.Info{}, fmt.Errorf("vulnerability database state: %w", err)
+		}
+		return vuln.InfoFromStatus(uri, dbStatus(st)), nil
+	}
+	return vuln.NewFuncSource(query, info)
 }

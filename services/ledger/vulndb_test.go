@@ -102,6 +102,33 @@ func TestVulnDBAPI(t *testing.T) {
 	if queries != 1 {
 		t.Errorf("%d queries for one scan, want 1", queries)
 	}
+	// In process (custody dev's scanner): the same findings, read from the store.
+	local := svc.VulnSource(f.store, "ledger:local")
+	lrep, err := vuln.Match(context.Background(), local, []vuln.ScanPackage{
+		{PURL: "pkg:deb/debian/libssl3@3.0.11-1~deb12u1?arch=amd64&distro=debian-12&upstream=openssl"},
+		{PURL: "pkg:pypi/jinja2@3.1.3"},
+		{PURL: "pkg:golang/stdlib@go1.22.2"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lgot []string
+	for _, fd := range lrep.Findings {
+		lgot = append(lgot, fd.ID+" "+strings.Join(fd.Fixed, ","))
+	}
+	if !slices.Equal(lgot, want) {
+		t.Errorf("in-process findings = %v, want %v", lgot, want)
+	}
+	if li, err := local.Info(context.Background()); err != nil || li.Records != 3 || li.URI != "ledger:local" {
+		t.Errorf("in-process info %+v, %v", li, err)
+	}
+	info, err := src.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Records != 3 || info.LastUpdate.Format("2006-01-02") != "2024-02-01" || info.URI != counting.URL {
+		t.Errorf("source info = %+v", info)
+	}
 
 	// State.
 	resp, err := http.Get(f.srv.URL + vuln.PathDB)

@@ -23,6 +23,9 @@ import (
 	eventsv1 "github.com/custody-dev/custody/proto/custody/events/v1"
 )
 
+// mediaTypeJSON is the media type of the vulns and secrets predicates in the blob store.
+const mediaTypeJSON = "application/json"
+
 // maxDetail bounds the failure detail carried in an event.
 const maxDetail = 1024
 
@@ -103,10 +106,25 @@ func (s *Service) publishResult(ctx context.Context, log *slog.Logger, buildID s
 		sc.PackageCount = int32(min(len(r.Packages), 1<<31-1))
 		sc.Scanner = r.SBOM.Scanner
 	}
+	if r.SecretsPredicate != nil {
+		ref, err := s.put(ctx, mediaTypeJSON, r.SecretsPredicate, "secrets report", r.Reference)
+		if err != nil {
+			return err
+		}
+		sc.Secrets, sc.SecretCount = ref, int32(min(r.SecretCount(), 1<<31-1))
+	}
+	if r.VulnsPredicate != nil {
+		ref, err := s.put(ctx, mediaTypeJSON, r.VulnsPredicate, "vulnerability report", r.Reference)
+		if err != nil {
+			return err
+		}
+		sc.Vulns, sc.VulnerabilityCount = ref, int32(min(r.AffectedCount(), 1<<31-1))
+	}
 	if err := s.publish(ctx, sc); err != nil {
 		return err
 	}
-	attrs := []any{"scanned", r.Reference, "platform", r.Platform, "status", r.Status.String(), "packages", len(r.Packages), "os", r.OS}
+	attrs := []any{"scanned", r.Reference, "platform", r.Platform, "status", r.Status.String(), "packages", len(r.Packages), "os", r.OS,
+		"secrets", r.SecretCount(), "vulnerabilities", r.AffectedCount(), "vulnerability_report", sc.Vulns != nil}
 	if sc.Sbom != nil {
 		attrs = append(attrs, "sbom", sc.Sbom.Digest, "sbom_size", sc.Sbom.Size)
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/custody-dev/custody/pkg/events"
 	"github.com/custody-dev/custody/pkg/sbom"
 	"github.com/custody-dev/custody/pkg/scan"
+	"github.com/custody-dev/custody/pkg/secrets"
+	"github.com/custody-dev/custody/pkg/vuln"
 )
 
 // ConsumerName is the durable consumer the service reads build events with.
@@ -37,6 +39,7 @@ type options struct {
 	remote      []remote.Option
 	name        []name.Option
 	scan        []sbom.Option
+	more        []scan.Option
 	concurrency int
 	maxDeliver  int
 	backoff     []time.Duration
@@ -79,6 +82,29 @@ func WithNameOptions(opts ...name.Option) Option {
 func WithScanOptions(opts ...sbom.Option) Option {
 	return func(o *options) error {
 		o.scan = append(o.scan, opts...)
+		return nil
+	}
+}
+
+// WithVulnDB matches every scanned image's packages against db (the ledger's
+// vulnerability database, through vuln.NewHTTPSource) and publishes an in-toto vulns
+// report with the scan. Without it no vulnerability report is made.
+func WithVulnDB(db vuln.Describer) Option {
+	return func(o *options) error {
+		if db == nil {
+			return errors.New("scanner: nil vulnerability database")
+		}
+		o.more = append(o.more, scan.WithVulnDB(db))
+		return nil
+	}
+}
+
+// WithSecretsOptions configures the secrets scan (for example
+// secrets.WithFingerprintKey, so that fingerprints cannot be tested against guesses by
+// whoever reads them).
+func WithSecretsOptions(opts ...secrets.Option) Option {
+	return func(o *options) error {
+		o.more = append(o.more, scan.WithSecretsOptions(opts...))
 		return nil
 	}
 }
@@ -138,7 +164,7 @@ func New(bus *events.Bus, blobs *blob.Store, opts ...Option) (*Service, error) {
 			return nil, err
 		}
 	}
-	sc, err := scan.New(scan.WithSBOMOptions(o.scan...), scan.WithFetchClassifier(imageAtFault))
+	sc, err := scan.New(append([]scan.Option{scan.WithSBOMOptions(o.scan...), scan.WithFetchClassifier(imageAtFault)}, o.more...)...)
 	if err != nil {
 		return nil, fmt.Errorf("scanner: %w", err)
 	}

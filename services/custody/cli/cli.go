@@ -40,7 +40,7 @@ func commands() []command {
 		{"provenance", "show where a digest came from: build, attestations, decisions, promotions, timeline", runProvenance},
 		{"log", "the ledger's append-only log: `custody log checkpoint > cp`, `custody log verify --checkpoint cp`", runLog},
 		{"attest", "attestations made elsewhere: `custody attest import REF@sha256:...` records cosign attestations signed by a trusted key", runAttest},
-		{"scan", "scan an image without a server: `custody scan REF@sha256:...|--tarball FILE [-o table|json|cyclonedx-json]` (SBOM, licenses)", runScan},
+		{"scan", "scan an image without a server: `custody scan REF@sha256:...|--tarball FILE [-o table|json|cyclonedx-json|spdx-json] [--vulndb PATH]` (SBOM, licenses, secrets, vulnerabilities)", runScan},
 		{"bundle", "offline evidence: `custody bundle export REF@sha256:... -o bundle.json`, `custody bundle verify bundle.json --key custody.pub`", runBundle},
 		{"serve", "run one Custody service: `custody serve ledger|ingest|scanner|attestor|gate|promoter [flags]`", runServe},
 		{"keys", "signing keys: `custody keys generate` (cosign format), `custody keys id FILE.pub`", runKeys},

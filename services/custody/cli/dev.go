@@ -253,7 +253,10 @@ func (s *devStack) start(ctx context.Context, e env) error {
 				ledgersvc.WithLogSigner(logSigner, logKey))
 		}},
 		{"scanner", func(b *events.Bus) (starter, error) {
-			return scanner.New(b, blobs, scanner.WithLogger(s.log.With("service", "scanner")))
+			// The scanner matches against the vulnerability database `custody vulndb import`
+			// fills, read from the ledger's store in process.
+			return scanner.New(b, blobs, scanner.WithLogger(s.log.With("service", "scanner")),
+				scanner.WithVulnDB(ledgersvc.VulnSource(store, "http://"+c.addr)))
 		}},
 		{"attestor", func(b *events.Bus) (starter, error) {
 			return attestor.New(b, blobs, signer, attestor.WithLogger(s.log.With("service", "attestor")))

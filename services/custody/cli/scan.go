@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,10 +21,11 @@ import (
 
 	"github.com/custody-dev/custody/pkg/sbom"
 	"github.com/custody-dev/custody/pkg/scan"
+	"github.com/custody-dev/custody/pkg/vuln"
 )
 
 // scanOutputs are the formats `custody scan -o` writes.
-var scanOutputs = []string{"table", "json", "cyclonedx-json"}
+var scanOutputs = []string{"table", "json", "cyclonedx-json", "spdx-json"}
 
 // scanReport is `custody scan -o json`.
 type scanReport struct {
@@ -43,12 +46,19 @@ type scanImage struct {
 }
 
 func runScan(ctx context.Context, e env, args []string) error {
-	fs := newFlags(e, "scan", "scan REF@sha256:...|--tarball FILE [-o "+strings.Join(scanOutputs, "|")+"] [--platform OS/ARCH] [--progress]")
+	fs := newFlags(e, "scan", "scan REF@sha256:...|--tarball FILE [-o "+strings.Join(scanOutputs, "|")+"] [--vulndb PATH|URL] [--vex FILE]... [--platform OS/ARCH] [--progress]")
 	output := fs.String("o", "table", "output `format`: "+strings.Join(scanOutputs, ", "))
 	tarPath := fs.String("tarball", "", "scan the image in `FILE` (`docker save` or `crane pull` format) instead of a registry")
 	platform := fs.String("platform", "", "of an image index, scan only `OS/ARCH[/VARIANT]` (default: every platform)")
 	progress := fs.Bool("progress", false, "show progress on stderr (only when stderr is a terminal)")
 	tmp := fs.String("tmpdir", "", "`DIR` for the scan's temporary files (default the system's)")
+	vulnDB := fs.String("vulndb", os.Getenv("CUSTODY_VULNDB"),
+		"match packages against the OSV records in `PATH` (a directory, a .json file or OSV's per-ecosystem all.zip) or a ledger's database at an http(s) URL (env CUSTODY_VULNDB); none: no vulnerability report")
+	var vexFiles []string
+	fs.Func("vex", "apply the OpenVEX document in `FILE` to the vulnerabilities found (repeatable)", func(s string) error {
+		vexFiles = append(vexFiles, s)
+		return nil
+	})
 	registryOpts, err := registryFlags(fs)
 	if err != nil {
 		return err
@@ -71,11 +81,29 @@ func runScan(ctx context.Context, e env, args []string) error {
 			return usageErr("--platform %q: want OS/ARCH[/VARIANT], e.g. linux/amd64", *platform)
 		}
 	}
+	if len(vexFiles) > 0 && *vulnDB == "" {
+		return usageErr("--vex needs --vulndb: VEX documents change vulnerability findings")
+	}
 	sbomOpts := []sbom.Option{}
 	if *tmp != "" {
 		sbomOpts = append(sbomOpts, sbom.WithTempDir(*tmp))
 	}
-	scanner, err := scan.New(scan.WithSBOMOptions(sbomOpts...), scan.WithFetchClassifier(func(error) bool { return true }))
+	opts := []scan.Option{scan.WithSBOMOptions(sbomOpts...), scan.WithFetchClassifier(func(error) bool { return true }), scan.WithScannerVersion(version)}
+	if *vulnDB != "" {
+		db, err := openVulnDB(*vulnDB)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, scan.WithVulnDB(db))
+	}
+	for _, f := range vexFiles {
+		doc, err := readVEX(f)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, scan.WithVEX(doc))
+	}
+	scanner, err := scan.New(opts...)
 	if err != nil {
 		return err
 	}
@@ -238,6 +266,19 @@ func writeScan(w io.Writer, format string, report *scanReport, results []*scan.R
 		}
 		_, err = w.Write(doc)
 		return err
+	case "spdx-json":
+		if len(results) != 1 {
+			return usageErr("-o spdx-json writes one image's SBOM: name one platform of the index with --platform")
+		}
+		if results[0].SBOM == nil {
+			return fmt.Errorf("no SBOM to write: the scan %s", results[0].StatusName())
+		}
+		doc, err := results[0].SBOM.SPDX()
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(doc)
+		return err
 	default:
 		return writeScanTable(w, report)
 	}
@@ -258,7 +299,8 @@ func writeScanTable(w io.Writer, report *scanReport) error {
 		if osName == "" {
 			osName = "(none recognised)"
 		}
-		fmt.Fprintf(tw, "  status: %s\tos: %s\tpackages: %d\n", strings.ToUpper(im.Status), osName, len(im.Packages))
+		fmt.Fprintf(tw, "  status: %s\tos: %s\tpackages: %d\tsecrets: %d\tvulnerabilities: %s\n", strings.ToUpper(im.Status), osName,
+			len(im.Packages), im.SecretCount(), vulnSummary(im.Result))
 		if im.Detail != "" {
 			fmt.Fprintf(tw, "  detail: %s\n", oneLine(im.Detail))
 		}
@@ -274,6 +316,8 @@ func writeScanTable(w io.Writer, report *scanReport) error {
 				fmt.Fprintf(tw, "  %s\t%d\n", l.License, l.Packages)
 			}
 		}
+		writeVulnTable(tw, im.Result)
+		writeSecretTable(tw, im.Result)
 	}
 	return tw.Flush()
 }
@@ -288,4 +332,103 @@ func shortDigest(d string) string {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// vulnSummary is the number of vulnerabilities that count, or why there is none.
+func vulnSummary(r *scan.Result) string {
+	switch {
+	case r.Vulns == nil && r.SBOM == nil:
+		return "-"
+	case r.Vulns == nil:
+		return "not checked (no --vulndb)"
+	default:
+		return strconv.Itoa(r.AffectedCount())
+	}
+}
+
+func writeVulnTable(tw io.Writer, r *scan.Result) {
+	if r.Vulns == nil {
+		return
+	}
+	if len(r.Vulns.Findings) > 0 {
+		fmt.Fprintf(tw, "\n  VULNERABILITY\tSEVERITY\tPACKAGE\tVERSION\tFIXED IN\tSTATUS\tALIASES\n")
+		for _, f := range r.Vulns.Findings {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.ID, severityOf(f), f.Name, f.Version,
+				strings.Join(f.Fixed, ", "), f.Status, strings.Join(f.Aliases, ", "))
+		}
+	}
+	if n := len(r.Vulns.Unmatchable); n > 0 {
+		fmt.Fprintf(tw, "\n  %d packages could not be checked (ecosystem or version not understood); -o json lists them\n", n)
+	}
+	if r.VulnDB != nil {
+		fmt.Fprintf(tw, "  vulnerability database: %s (%s)\n", r.VulnDB.URI, r.VulnDB.Version)
+	}
+}
+
+func severityOf(f vuln.Finding) string {
+	if f.Severity.Base > 0 {
+		return fmt.Sprintf("%s %.1f", f.Severity.Rating, f.Severity.Base)
+	}
+	return f.Severity.Rating
+}
+
+func writeSecretTable(tw io.Writer, r *scan.Result) {
+	if r.Secrets == nil || len(r.Secrets.Findings) == 0 {
+		return
+	}
+	fmt.Fprintf(tw, "\n  SECRET\tSEVERITY\tPATH\tLINE\tLAYER\tIN FINAL IMAGE\tFINGERPRINT\n")
+	for _, f := range r.Secrets.Findings {
+		present := "yes"
+		if f.Deleted {
+			present = "no (deleted later, still shipped)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d %s\t%s\t%s\n", f.RuleID, f.Severity, f.Path, f.Line, f.LayerIndex,
+			shortDigest(f.Layer), present, f.Fingerprint)
+	}
+	if r.Secrets.Truncated {
+		fmt.Fprintf(tw, "  (more secrets were found than reported: %d dropped)\n", r.Secrets.Stats.FindingsDropped)
+	}
+}
+
+// openVulnDB opens the vulnerability database --vulndb names: a ledger's over HTTP, or
+// OSV records on disk.
+func openVulnDB(where string) (vuln.Describer, error) {
+	if strings.HasPrefix(where, "http://") || strings.HasPrefix(where, "https://") {
+		src, err := vuln.NewHTTPSource(where, &http.Client{Timeout: 2 * time.Minute})
+		if err != nil {
+			return nil, usageErr("--vulndb: %v", err)
+		}
+		return src, nil
+	}
+	db, err := vuln.LoadDB(where)
+	if err != nil {
+		return nil, fmt.Errorf("--vulndb %s: %w", where, err)
+	}
+	if db.Len() == 0 {
+		return nil, fmt.Errorf("--vulndb %s: no OSV records found there; a scan against an empty database would claim what it cannot know", where)
+	}
+	return db, nil
+}
+
+// maxVEXFile bounds a VEX document read from disk.
+const maxVEXFile = 16 << 20
+
+func readVEX(path string) (*vuln.VEXDocument, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--vex: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxVEXFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("--vex %s: %w", path, err)
+	}
+	if len(data) > maxVEXFile {
+		return nil, fmt.Errorf("--vex %s: larger than %d bytes", path, maxVEXFile)
+	}
+	doc, err := vuln.ParseVEX(data)
+	if err != nil {
+		return nil, fmt.Errorf("--vex %s: %w", path, err)
+	}
+	return doc, nil
 }

@@ -8,6 +8,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -229,4 +230,59 @@ func repoOf(t *testing.T, s string) name.Repository {
 		t.Fatal(err)
 	}
 	return r
+}
+
+func TestScanVulnerabilitiesSecretsAndSPDX(t *testing.T) {
+	host := ocitest.New(t)
+	files := debianFiles("bash", "zlib1g")
+	files["root/.netrc"] = "machine git.example.test login ci password Zq7vR2pL9xW4\n"
+	ref := ocitest.Push(t, repoOf(t, host+"/team/app"), scanTestImage(t, files))
+	dir := t.TempDir()
+	for id, pkg := range map[string]string{"DSA-1": "bash", "DSA-2": "zlib1g"} {
+		rec := `{"id":"` + id + `","modified":"2024-03-01T00:00:00Z","aliases":["CVE-2024-` + id[4:] + `"],` +
+			`"affected":[{"package":{"ecosystem":"Debian:12","name":"` + pkg + `"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.0-2"}]}]}]}`
+		if err := os.WriteFile(filepath.Join(dir, id+".json"), []byte(rec), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vex := filepath.Join(t.TempDir(), "vex.json")
+	if err := os.WriteFile(vex, []byte(`{"@context":"https://openvex.dev/ns/v0.2.0","@id":"https://example.test/vex/1",
+"author":"sec@example.test","timestamp":"2024-04-01T00:00:00Z","version":1,
+"statements":[{"vulnerability":{"name":"CVE-2024-2"},"products":[{"@id":"`+ref.DigestStr()+`"}],
+"status":"not_affected","justification":"component_not_present"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	r := scanJSON(t, ref.String(), "--vulndb", dir, "--vex", vex)
+	im := r.Images[0]
+	if im.Vulns == nil || im.AffectedCount() != 1 || len(im.Vulns.Findings) != 2 || im.SecretCount() != 1 {
+		t.Fatalf("vulns %+v secrets %+v", im.Vulns, im.Secrets)
+	}
+	for _, f := range im.Vulns.Findings {
+		if want := map[string]string{"DSA-1": "affected", "DSA-2": "not_affected"}[f.ID]; f.Status != want {
+			t.Errorf("%s status %s, want %s", f.ID, f.Status, want)
+		}
+	}
+	out, _, code := run(t, "scan", ref.String(), "--vulndb", dir, "--tmpdir", t.TempDir())
+	if code != ExitOK || !strings.Contains(out, "DSA-1") || !strings.Contains(out, "netrc-password") ||
+		strings.Contains(out, "Zq7vR2pL9xW4") {
+		t.Errorf("table: exit %d\n%s", code, out)
+	}
+	out, _, code = run(t, "scan", ref.String(), "-o", "spdx-json", "--tmpdir", t.TempDir())
+	var spdx struct {
+		Version string `json:"spdxVersion"`
+	}
+	if code != ExitOK || json.Unmarshal([]byte(out), &spdx) != nil || spdx.Version != "SPDX-2.3" {
+		t.Errorf("spdx-json: exit %d %q", code, spdx.Version)
+	}
+	// Without --vulndb nothing is claimed; an empty database is refused.
+	if r := scanJSON(t, ref.String()); r.Images[0].Vulns != nil {
+		t.Error("a vulnerability report without --vulndb")
+	}
+	if _, stderr, code := run(t, "scan", ref.String(), "--vulndb", t.TempDir()); code != ExitError || !strings.Contains(stderr, "no OSV records") {
+		t.Errorf("empty vulndb: exit %d %s", code, stderr)
+	}
+	if _, stderr, code := run(t, "scan", ref.String(), "--vex", vex); code != ExitError || !strings.Contains(stderr, "--vex needs --vulndb") {
+		t.Errorf("vex without vulndb: exit %d %s", code, stderr)
+	}
 }

@@ -1,16 +1,20 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"time"
 
 	"github.com/custody-dev/custody/pkg/daemon"
 	"github.com/custody-dev/custody/pkg/sbom"
+	"github.com/custody-dev/custody/pkg/secrets"
+	"github.com/custody-dev/custody/pkg/vuln"
 	"github.com/custody-dev/custody/services/scanner"
 )
 
@@ -20,6 +24,8 @@ type config struct {
 	concurrency  int
 	timeout      time.Duration
 	maxImageSize int64
+	vulnDB       string
+	fpKeyFile    string
 }
 
 func (c config) Validate() error {
@@ -32,6 +38,16 @@ func (c config) Validate() error {
 	}
 	if c.maxImageSize <= 0 {
 		errs = append(errs, fmt.Errorf("max image size %d must be positive", c.maxImageSize))
+	}
+	if c.vulnDB != "" {
+		if _, err := vuln.NewHTTPSource(c.vulnDB, http.DefaultClient); err != nil {
+			errs = append(errs, fmt.Errorf("-vulndb: %w", err))
+		}
+	}
+	if c.fpKeyFile != "" {
+		if _, err := readFingerprintKey(c.fpKeyFile); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.tmpDir != "" {
 		if fi, err := os.Stat(c.tmpDir); err != nil || !fi.IsDir() {
@@ -55,6 +71,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.concurrency, "concurrency", 2, "images scanned at once")
 	fs.DurationVar(&cfg.timeout, "scan-timeout", 15*time.Minute, "bound on one pull and scan")
 	fs.Int64Var(&cfg.maxImageSize, "max-image-size", 16<<30, "largest uncompressed image scanned, in bytes")
+	fs.StringVar(&cfg.vulnDB, "vulndb", os.Getenv("CUSTODY_VULNDB_URL"),
+		"ledger API URL whose vulnerability database (custody vulndb import) every scan is matched against; none: no vulnerability report")
+	fs.StringVar(&cfg.fpKeyFile, "secrets-fingerprint-key-file", os.Getenv("CUSTODY_SECRETS_FINGERPRINT_KEY_FILE"),
+		"file holding the key (at least 16 bytes) of the secrets findings' HMAC fingerprints; default a public key, so fingerprints of weak secrets can be tested against guesses")
 	if code, ok := daemon.ParseFlags(fs, args); !ok {
 		return code
 	}
@@ -75,13 +95,28 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	svc, err := scanner.New(conn.Bus, conn.Blobs,
+	opts := []scanner.Option{
 		scanner.WithLogger(log),
 		scanner.WithConcurrency(cfg.concurrency),
 		scanner.WithScanTimeout(cfg.timeout),
 		scanner.WithScanOptions(scanOpts...),
 		scanner.WithRemoteOptions(remoteOpts...),
-	)
+	}
+	if cfg.vulnDB != "" {
+		src, err := vuln.NewHTTPSource(cfg.vulnDB, &http.Client{Timeout: 2 * time.Minute})
+		if err != nil {
+			return err
+		}
+		opts = append(opts, scanner.WithVulnDB(src))
+	}
+	if cfg.fpKeyFile != "" {
+		key, err := readFingerprintKey(cfg.fpKeyFile)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, scanner.WithSecretsOptions(secrets.WithFingerprintKey(key)))
+	}
+	svc, err := scanner.New(conn.Bus, conn.Blobs, opts...)
 	if err != nil {
 		return err
 	}
@@ -92,4 +127,18 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return errors.Join(svc.Shutdown(sctx), conn.Close())
+}
+
+// readFingerprintKey reads the secrets fingerprint key: the file's bytes, trailing
+// newline removed, at least 16 of them.
+func readFingerprintKey(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("secrets fingerprint key: %w", err)
+	}
+	key := bytes.TrimRight(data, "\r\n")
+	if len(key) < 16 {
+		return nil, fmt.Errorf("secrets fingerprint key %s: %d bytes, want at least 16 (e.g. head -c 32 /dev/urandom | base64 > %s)", path, len(key), path)
+	}
+	return key, nil
 }
