@@ -139,6 +139,15 @@ func TestVulnerabilitiesAndVEX(t *testing.T) {
 		t.Errorf("predicate %+v", p.Scanner)
 	}
 
+	// An empty database makes no report either, and says why.
+	r, err = newScanner(t, scan.WithVulnDB(vuln.NewDB())).Image(context.Background(), img, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Vulns != nil || r.VulnsPredicate != nil || r.VulnDB == nil || r.VulnDB.Records != 0 {
+		t.Errorf("empty database: vulns %+v db %+v", r.Vulns, r.VulnDB)
+	}
+
 	// Without a database nothing is claimed about vulnerabilities.
 	r, err = newScanner(t).Image(context.Background(), img, ref)
 	if err != nil {

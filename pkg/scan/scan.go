@@ -175,7 +175,8 @@ type Result struct {
 	Secrets          *secrets.Report `json:"secrets,omitempty"`
 	SecretsPredicate []byte          `json:"-"`
 	// Vulns is the vulnerability report, VulnsPredicate its in-toto vulns v0.2
-	// predicate; both nil without a vulnerability database (or when the scan failed).
+	// predicate; both nil without a vulnerability database, with an empty one (VulnDB
+	// then says so), or when the scan failed.
 	Vulns          *vuln.Report `json:"vulnerabilities,omitempty"`
 	VulnsPredicate []byte       `json:"-"`
 	// VulnDB describes the database Vulns was matched against.
@@ -271,6 +272,12 @@ func (s *Scanner) matchVulns(ctx context.Context, r *Result, started time.Time) 
 	if err != nil {
 		return err
 	}
+	if info.Records == 0 {
+		// Nothing to match against: no report, rather than an empty one that reads as
+		// "no vulnerabilities". VulnDB says why.
+		r.VulnDB = &info
+		return nil
+	}
 	pkgs := make([]vuln.ScanPackage, 0, len(r.Packages))
 	for _, p := range r.Packages {
 		if p.PURL != "" {
@@ -285,7 +292,7 @@ func (s *Scanner) matchVulns(ctx context.Context, r *Result, started time.Time) 
 		vuln.ApplyVEX(rep, vuln.Subject{PURL: imagePURL(r), Digest: r.Digest}, s.o.vex...)
 	}
 	if info.LastUpdate.IsZero() {
-		// An empty database: the predicate still needs a time; the version says "0 records".
+		// Records without a modified time cannot be: Parse requires one. Be safe anyway.
 		info.LastUpdate = time.Unix(0, 0).UTC()
 	}
 	pred, err := vuln.NewPredicate(rep, vuln.ScanInfo{

@@ -339,6 +339,8 @@ func vulnSummary(r *scan.Result) string {
 	switch {
 	case r.Vulns == nil && r.SBOM == nil:
 		return "-"
+	case r.Vulns == nil && r.VulnDB != nil:
+		return "not checked (the vulnerability database is empty)"
 	case r.Vulns == nil:
 		return "not checked (no --vulndb)"
 	default:

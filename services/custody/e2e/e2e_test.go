@@ -158,9 +158,13 @@ func pushImage(t *testing.T, registry, repo string) (name.Digest, v1.Hash) {
 	}
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	status := "Package: zlib1g\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1:1.2.13.dfsg-1\n\n"
-	_ = tw.WriteHeader(&tar.Header{Name: "var/lib/dpkg/status", Mode: 0o644, Size: int64(len(status)), Typeflag: tar.TypeReg})
-	_, _ = tw.Write([]byte(status))
+	for _, f := range []struct{ name, body string }{
+		{"etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"},
+		{"var/lib/dpkg/status", "Package: zlib1g\nStatus: install ok installed\nArchitecture: amd64\nSource: zlib\nVersion: 1:1.2.13.dfsg-1\n\n"},
+	} {
+		_ = tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.body)), Typeflag: tar.TypeReg})
+		_, _ = tw.Write([]byte(f.body))
+	}
 	_ = tw.Close()
 	data := buf.Bytes()
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
@@ -252,6 +256,17 @@ func runFlow(t *testing.T, extra []string) {
 	d.start(t)
 	defer d.stop(t)
 
+	// A vulnerability database with a record for the images' zlib.
+	osvDir := t.TempDir()
+	record := `{"id":"DEBIAN-CVE-2099-0001","modified":"2099-01-01T00:00:00Z","aliases":["CVE-2099-0001"],` +
+		`"affected":[{"package":{"ecosystem":"Debian:12","name":"zlib"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1:1.3-1"}]}]}]}`
+	if err := os.WriteFile(filepath.Join(osvDir, "DEBIAN-CVE-2099-0001.json"), []byte(record), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := d.custody(t, "vulndb", "import", osvDir); code != 0 {
+		t.Fatalf("custody vulndb import: exit %d\n%s", code, out)
+	}
+
 	// An image built by the trusted dev builder is promoted by digest with its evidence.
 	ref, digest, destTag := d.buildAndPromote(t, "app")
 	desc, err := remote.Head(destTag)
@@ -270,7 +285,13 @@ func runFlow(t *testing.T, extra []string) {
 		t.Fatalf("destination .att has %d layers, want provenance and SBOM", len(layers))
 	}
 
+	// The scan's vulnerability and secrets reports are signed after its SBOM, so they may
+	// be recorded after the promotion completed: wait for them, boundedly.
 	p := d.provenance(t, ref.String())
+	for deadline := time.Now().Add(60 * time.Second); len(p.Attestations) < 4 && time.Now().Before(deadline); {
+		time.Sleep(250 * time.Millisecond)
+		p = d.provenance(t, ref.String())
+	}
 	if p.Build == nil || p.Build.BuilderID != "urn:custody:builder:dev" {
 		t.Errorf("provenance build = %+v", p.Build)
 	}
@@ -284,8 +305,11 @@ func runFlow(t *testing.T, extra []string) {
 		}
 		types[a.PredicateType] = true
 	}
-	if !types["https://slsa.dev/provenance/v1"] || !types["https://cyclonedx.org/bom"] {
-		t.Errorf("attestations = %+v, want provenance and SBOM", p.Attestations)
+	for _, want := range []string{"https://slsa.dev/provenance/v1", "https://cyclonedx.org/bom",
+		"https://in-toto.io/attestation/vulns/v0.2", "https://custody.dev/attestations/secrets/v1"} {
+		if !types[want] {
+			t.Errorf("attestations = %+v, want provenance, SBOM, vulnerabilities and secrets", p.Attestations)
+		}
 	}
 	if len(p.Decisions) != 1 || p.Decisions[0].Decision != "allowed" || p.Decisions[0].LogIndex < 0 {
 		t.Errorf("decisions = %+v, want one allowed, in the log", p.Decisions)
