@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -361,6 +363,7 @@ func (c *Cataloguer) Scan(ctx context.Context, img v1.Image, opts ...Option) (re
 	scanner := Scanner()
 	bom := cyclonedxhelpers.ToFormatModel(*s)
 	makeDeterministic(bom, digest, scanner, o.reference)
+	summariseLicenses(bom)
 	var buf bytes.Buffer
 	enc := cyclonedx.NewBOMEncoder(&buf, cyclonedx.BOMFileFormatJSON)
 	if err := enc.EncodeVersion(bom, cyclonedx.SpecVersion1_6); err != nil {
@@ -450,4 +453,57 @@ func syftVersion() string {
 		}
 	}
 	return syftVersionPinned
+}
+
+// LicenseSummaryProperty prefixes the SBOM metadata properties that count packages per
+// license ("custody:license-summary:MIT" = "12"); packages without a license count toward
+// "NOASSERTION".
+const LicenseSummaryProperty = "custody:license-summary:"
+
+// summariseLicenses adds the per-license package counts to the document's metadata, sorted
+// by license.
+func summariseLicenses(bom *cyclonedx.BOM) {
+	if bom.Components == nil {
+		return
+	}
+	counts := map[string]int{}
+	for _, c := range *bom.Components {
+		if c.Type == cyclonedx.ComponentTypeOS || c.Type == cyclonedx.ComponentTypeFile {
+			continue
+		}
+		seen := map[string]bool{}
+		if c.Licenses != nil {
+			for _, l := range *c.Licenses {
+				name := l.Expression
+				if name == "" && l.License != nil {
+					name = l.License.ID
+					if name == "" {
+						name = l.License.Name
+					}
+				}
+				if name != "" && !seen[name] {
+					seen[name] = true
+					counts[name]++
+				}
+			}
+		}
+		if len(seen) == 0 {
+			counts["NOASSERTION"]++
+		}
+	}
+	names := make([]string, 0, len(counts))
+	for n := range counts {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var props []cyclonedx.Property
+	if bom.Metadata.Properties != nil {
+		props = *bom.Metadata.Properties
+	}
+	for _, n := range names {
+		props = append(props, cyclonedx.Property{Name: LicenseSummaryProperty + n, Value: strconv.Itoa(counts[n])})
+	}
+	if len(props) > 0 {
+		bom.Metadata.Properties = &props
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -78,5 +79,27 @@ func TestFinalView(t *testing.T) {
 	}
 	if !slices.Equal(present, []string{"/app/keep"}) {
 		t.Errorf("present %v, want only /app/keep", present)
+	}
+}
+
+// The SBOM's metadata counts packages per license.
+func TestLicenseSummary(t *testing.T) {
+	layer := append(debianLayer(),
+		file("usr/share/doc/bash/copyright", "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nLicense: GPL-3+\n"))
+	res, err := sbom.Scan(context.Background(), imageOf(t, layer), sbom.WithTempDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bom := decode(t, res.Document)
+	got := map[string]string{}
+	if bom.Metadata.Properties != nil {
+		for _, p := range *bom.Metadata.Properties {
+			if l, ok := strings.CutPrefix(p.Name, sbom.LicenseSummaryProperty); ok {
+				got[l] = p.Value
+			}
+		}
+	}
+	if got["GPL-3.0-or-later"] != "1" || got["NOASSERTION"] != strconv.Itoa(res.Packages-1) {
+		t.Errorf("license summary %v, want bash under GPL-3.0-or-later and %d packages without a license", got, res.Packages-1)
 	}
 }

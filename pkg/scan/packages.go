@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+
+	"github.com/custody-dev/custody/pkg/sbom"
 )
 
 // Package is one package of an image's inventory, as the SBOM describes it.
@@ -113,21 +116,30 @@ func packageOf(c cdxComponent) Package {
 	return p
 }
 
-// LicenseSummary counts packages per license (a package with several licenses counts
-// toward each; one with none toward "NOASSERTION"), sorted by count then name.
-func LicenseSummary(pkgs []Package) []LicenseCount {
-	counts := map[string]int{}
-	for _, p := range pkgs {
-		if len(p.Licenses) == 0 {
-			counts["NOASSERTION"]++
+// Licenses reads the per-license package counts pkg/sbom writes into a CycloneDX
+// document's metadata (sbom.LicenseSummaryProperty), sorted by count then license.
+func Licenses(cyclonedxJSON []byte) ([]LicenseCount, error) {
+	var bom struct {
+		Metadata struct {
+			Properties []struct {
+				Name  string `json:"name"`
+				Value string `json:"value"`
+			} `json:"properties"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(cyclonedxJSON, &bom); err != nil {
+		return nil, fmt.Errorf("scan: read SBOM: %w", err)
+	}
+	out := []LicenseCount{}
+	for _, p := range bom.Metadata.Properties {
+		l, ok := strings.CutPrefix(p.Name, sbom.LicenseSummaryProperty)
+		if !ok {
 			continue
 		}
-		for _, l := range p.Licenses {
-			counts[l]++
+		n, err := strconv.Atoi(p.Value)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("scan: read SBOM: license summary %s = %q is not a count", l, p.Value)
 		}
-	}
-	out := make([]LicenseCount, 0, len(counts))
-	for l, n := range counts {
 		out = append(out, LicenseCount{License: l, Packages: n})
 	}
 	slices.SortFunc(out, func(a, b LicenseCount) int {
@@ -136,7 +148,7 @@ func LicenseSummary(pkgs []Package) []LicenseCount {
 		}
 		return strings.Compare(a.License, b.License)
 	})
-	return out
+	return out, nil
 }
 
 // LicenseCount is how many packages carry a license.

@@ -250,7 +250,9 @@ func (s *Scanner) image(ctx context.Context, img v1.Image, reference, platform s
 	if r.Packages, err = Packages(res.Document); err != nil {
 		return nil, fmt.Errorf("scan %s: %w", r.Digest, err)
 	}
-	r.Licenses = LicenseSummary(r.Packages)
+	if r.Licenses, err = Licenses(res.Document); err != nil {
+		return nil, fmt.Errorf("scan %s: %w", r.Digest, err)
+	}
 	if r.Status == eventsv1.ScanStatus_SCAN_STATUS_INCOMPLETE {
 		r.Detail = incompleteDetail
 	}
