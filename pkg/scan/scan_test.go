@@ -1,11 +1,9 @@
 package scan_test
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"slices"
 	"testing"
 
@@ -13,9 +11,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/custody-dev/custody/pkg/oci/ocitest"
 	"github.com/custody-dev/custody/pkg/sbom"
 	"github.com/custody-dev/custody/pkg/scan"
 	eventsv1 "github.com/custody-dev/custody/proto/custody/events/v1"
@@ -31,34 +29,7 @@ func dpkgStatus(pkgs ...string) string {
 	return b.String()
 }
 
-// layer is a tar layer of the given name → content files.
-func layer(t *testing.T, files map[string]string) v1.Layer {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		if err := tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: int64(len(files[n])), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write([]byte(files[n])); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	data := buf.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
+func layer(t *testing.T, files map[string]string) v1.Layer { return ocitest.Layer(t, files) }
 
 func debian(t *testing.T, pkgs ...string) v1.Image {
 	t.Helper()

@@ -1,19 +1,15 @@
 package scanner_test
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/custody-dev/custody/pkg/oci/ocitest"
 	"github.com/custody-dev/custody/pkg/secrets"
 	"github.com/custody-dev/custody/pkg/vuln"
 	eventsv1 "github.com/custody-dev/custody/proto/custody/events/v1"
@@ -35,7 +31,7 @@ func TestScanCarriesSecretsAndVulnerabilities(t *testing.T) {
 	}
 	h := newHarness(t, nil, scanner.WithVulnDB(db))
 	// A .netrc with a password, left in the image.
-	img, err := mutate.AppendLayers(debianImage(t), layerWith(t, "root/.netrc", "machine git.example.test login ci password Zq7vR2pL9xW4\n"))
+	img, err := mutate.AppendLayers(debianImage(t), ocitest.Layer(t, map[string]string{"root/.netrc": "machine git.example.test login ci password Zq7vR2pL9xW4\n"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,26 +59,4 @@ func TestScanCarriesSecretsAndVulnerabilities(t *testing.T) {
 		b, _ := json.Marshal(vp)
 		t.Errorf("vulns predicate %s, %v", b, err)
 	}
-}
-
-// layerWith is a one-file layer.
-func layerWith(t *testing.T, name, body string) v1.Layer {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o600, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tw.Write([]byte(body)); err != nil {
-		t.Fatal(err)
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	data := buf.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
 }

@@ -1,7 +1,6 @@
 package scanner_test
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"fmt"
@@ -23,7 +22,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
@@ -31,6 +29,7 @@ import (
 	"github.com/custody-dev/custody/pkg/blob"
 	"github.com/custody-dev/custody/pkg/events"
 	"github.com/custody-dev/custody/pkg/events/eventstest"
+	"github.com/custody-dev/custody/pkg/oci/ocitest"
 	"github.com/custody-dev/custody/pkg/sbom"
 	eventsv1 "github.com/custody-dev/custody/proto/custody/events/v1"
 	"github.com/custody-dev/custody/services/scanner"
@@ -55,29 +54,7 @@ const osRelease = "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 
 // debianImage is a one-layer image with a Debian os-release and a dpkg status file.
 func debianImage(t *testing.T) v1.Image {
 	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, f := range []struct{ name, body string }{{"etc/os-release", osRelease}, {"var/lib/dpkg/status", dpkgStatus}} {
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.body)), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write([]byte(f.body)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	data := buf.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := mutate.AppendLayers(empty.Image, l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
+	return ocitest.Image(t, map[string]string{"etc/os-release": osRelease, "var/lib/dpkg/status": dpkgStatus})
 }
 
 type harness struct {

@@ -1,5 +1,6 @@
 // Package ocitest serves go-containerregistry's in-memory registry (pkg/registry) over
-// httptest for tests, and pushes small random images into it.
+// httptest for tests, pushes small random images into it, and builds images of real tar
+// layers from files.
 //
 // The registry listens on 127.0.0.1, which go-containerregistry's remote package talks
 // plain HTTP to without further options. It is for tests only: nothing is persisted, and

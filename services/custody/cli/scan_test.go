@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"archive/tar"
-	"bytes"
 	"encoding/json"
 	"io"
 	"log"
@@ -27,39 +25,8 @@ import (
 	"github.com/custody-dev/custody/pkg/oci/ocitest"
 )
 
-// scanTestImage is a one-layer image with a Debian os-release and a dpkg database listing
-// pkgs.
-func scanTestImage(t *testing.T, files map[string]string) v1.Image {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		if err := tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: int64(len(files[n])), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write([]byte(files[n])); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	data := buf.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := mutate.AppendLayers(empty.Image, l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
-}
+// scanTestImage is a one-layer image of files.
+func scanTestImage(t *testing.T, files map[string]string) v1.Image { return ocitest.Image(t, files) }
 
 func debianFiles(pkgs ...string) map[string]string {
 	var status strings.Builder
