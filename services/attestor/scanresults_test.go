@@ -40,7 +40,7 @@ func TestScanResultsAreAttested(t *testing.T) {
 	want := map[string]string{
 		attestation.PredicateCycloneDX: sbomJSON, attestation.PredicateVulnsV02: vulns, attestation.PredicateSecretsV1: secrets,
 	}
-	for range want {
+	for range len(want) {
 		as := f.nextSigned()
 		doc, ok := want[as.GetPredicateType()]
 		if !ok {
