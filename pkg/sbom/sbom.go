@@ -413,15 +413,18 @@ func makeDeterministic(bom *cyclonedx.BOM, digest, scanner, reference string) {
 	if err != nil {
 		return
 	}
-	repo := ref.Context()
-	comp.Name = repo.Name()
+	comp.Name = ref.Context().Name()
+	comp.PackageURL = ImagePURL(ref.Context(), digest)
+}
+
+// ImagePURL is the pkg:oci package URL of the image digest in repo, as the purl spec
+// defines it (the digest is the version) and as the SBOM's metadata component names it.
+func ImagePURL(repo name.Repository, digest string) string {
 	last := repo.RepositoryStr()
 	if i := strings.LastIndexByte(last, '/'); i >= 0 {
 		last = last[i+1:]
 	}
-	// pkg:oci purl, as the purl spec defines it: the digest is the version.
-	comp.PackageURL = "pkg:oci/" + last + "@" + strings.Replace(digest, ":", "%3A", 1) +
-		"?repository_url=" + repo.Name()
+	return "pkg:oci/" + last + "@" + strings.Replace(digest, ":", "%3A", 1) + "?repository_url=" + repo.Name()
 }
 
 func osName(s *syftsbom.SBOM) string {

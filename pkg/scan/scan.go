@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/custody-dev/custody/pkg/imagefs"
@@ -308,15 +309,14 @@ func (s *Scanner) matchVulns(ctx context.Context, r *Result, started time.Time) 
 	return nil
 }
 
-// imagePURL is the image's pkg:oci package URL (as VEX documents name products), or ""
-// without a reference.
+// imagePURL is the image's pkg:oci package URL, the one its SBOM names (and VEX
+// documents name products by), or "" without a reference.
 func imagePURL(r *Result) string {
-	repo, _, ok := strings.Cut(r.Reference, "@")
-	if !ok || repo == "" {
+	ref, err := name.ParseReference(r.Reference)
+	if err != nil {
 		return ""
 	}
-	last := repo[strings.LastIndexByte(repo, '/')+1:]
-	return "pkg:oci/" + last + "@" + strings.Replace(r.Digest, ":", "%3A", 1) + "?repository_url=" + repo
+	return sbom.ImagePURL(ref.Context(), r.Digest)
 }
 
 // secretsObserver passes every file of every layer to the secrets scanner.
