@@ -6,6 +6,13 @@
 // each envelope as a Sigstore bundle referrer, the layout cosign v3 reads by default
 // (AttachBundle, ReadBundleReferrers), and Copy carries those referrers along.
 //
+// Copy takes an image or a multi-platform index with every platform manifest and blob
+// (mounting blobs within one registry), merges the attachments of the index and of each
+// platform into what the destination already holds (never dropping any), and is
+// idempotent; Tag then points a tag at the copy once the registry answers its digest.
+// Both retry transient registry failures (RetryOptions, DefaultBackoff), and callers pass
+// the same options to the other functions to retry alike.
+//
 // Everything is addressed by digest: references must be pinned by sha256, what a
 // registry returns is checked against the digest asked for, and what is read is bounded
 // in size. It does not verify signatures (package verify does) or decide policy;

@@ -533,14 +533,10 @@ func readBlob(ctx context.Context, puller *remote.Puller, repo name.Repository, 
 	return data, nil
 }
 
-// copyBundleReferrers copies the bundle referrers of src to dst, by digest, when dst's
-// registry implements the referrers API, and returns how many it copied. It is Copy's
-// step after the image itself is in dst.
+// copyBundleReferrers copies the bundle referrers of src to dst, by digest, and returns
+// how many it copied. It is Copy's step after the image itself is in dst, for a dst
+// whose registry implements the referrers API (Copy asks SupportsReferrers once).
 func copyBundleReferrers(ctx context.Context, puller *remote.Puller, pusher *remote.Pusher, src name.Digest, dst name.Repository, opts []remote.Option) (int, error) {
-	ok, err := SupportsReferrers(ctx, dst, opts...)
-	if err != nil || !ok {
-		return 0, err
-	}
 	refs, err := bundleReferrers(ctx, puller, src, opts)
 	if err != nil {
 		return 0, err

@@ -11,9 +11,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
-	"cel.dev/cel-go/cel"
-	"cel.dev/cel-go/ext"
 	goyaml "go.yaml.in/yaml/v2"
 	"sigs.k8s.io/yaml"
 )
@@ -31,6 +30,12 @@ const (
 	// DefaultCostLimit bounds the runtime cost of one condition over one attestation.
 	DefaultCostLimit uint64 = 1_000_000
 
+	// MaxWaivers bounds spec.waivers.
+	MaxWaivers = 1000
+	// MaxVEXDocuments bounds spec.vex, and MaxVEXDocumentSize each inline document.
+	MaxVEXDocuments    = 64
+	MaxVEXDocumentSize = 32 << 10
+
 	maxDestinations   = 64
 	maxPatternLen     = 256
 	maxAuthorities    = 32
@@ -39,6 +44,12 @@ const (
 	maxConditionLen   = 4096
 	maxPredicateType  = 512
 	maxPatternSegment = 32
+	maxThreshold      = maxAuthorities * maxKeysPerAuth
+	maxMaxAge         = 10 * 365 * 24 * time.Hour
+	maxWaiverIDLen    = 128
+	maxOwnerLen       = 256
+	maxReasonLen      = 1024
+	maxPURLLen        = 1024
 )
 
 // ErrInvalid marks a policy document that cannot be used; the error says what is wrong.
@@ -50,7 +61,7 @@ type Authority struct {
 	KeyIDs []string `json:"keyIds"`
 }
 
-// Requirement is one piece of evidence a promotion needs.
+// Requirement is one piece of evidence a promotion needs, with defaults resolved.
 type Requirement struct {
 	Name string `json:"name"`
 	// PredicateType is the in-toto predicate type that must be attested.
@@ -60,29 +71,22 @@ type Requirement struct {
 	// Authorities names which of the spec's authorities may sign it; empty means any of
 	// them (or any trusted key when the spec names none).
 	Authorities []string `json:"authorities,omitempty"`
-}
-
-type metadata struct {
-	Name string `json:"name"`
-}
-
-type spec struct {
-	Destinations []string      `json:"destinations"`
-	Authorities  []Authority   `json:"authorities,omitempty"`
-	Requirements []Requirement `json:"requirements"`
-}
-
-type document struct {
-	APIVersion string   `json:"apiVersion"`
-	Kind       string   `json:"kind"`
-	Metadata   metadata `json:"metadata"`
-	Spec       spec     `json:"spec"`
+	// Required is false for an advisory requirement (YAML required: false): it is
+	// evaluated and reported, and never changes whether a promotion is allowed.
+	Required bool `json:"required"`
+	// Threshold is how many distinct allowed keys must have signed attestations that
+	// satisfy the condition (YAML threshold, default 1).
+	Threshold int `json:"threshold"`
+	// MaxAge, when positive, ignores attestations whose evidence time (the earlier of
+	// when it was signed and the time its statement claims) is older than now-MaxAge
+	// (YAML maxAge, a Go duration such as 720h).
+	MaxAge time.Duration `json:"maxAge,omitempty"`
 }
 
 // requirement is a Requirement with its condition compiled and authorities resolved.
 type requirement struct {
 	Requirement
-	program cel.Program
+	cond *compiled
 	// keys are the key ids that count; nil means any trusted key.
 	keys map[string]bool
 }
@@ -93,11 +97,16 @@ type Policy struct {
 	digest       string
 	raw          []byte
 	destinations []pattern
+	authorities  []Authority
 	requirements []requirement
+	waivers      []Waiver
+	vex          []vexEntry
+	now          func() time.Time
 }
 
 type options struct {
 	costLimit uint64
+	now       func() time.Time
 }
 
 // Option configures Parse and Load.
@@ -111,6 +120,18 @@ func WithCostLimit(n uint64) Option {
 			return errors.New("policy: cost limit must be positive")
 		}
 		o.costLimit = n
+		return nil
+	}
+}
+
+// WithClock sets the clock Parse checks waiver expiries against (at most a year ahead)
+// and Lint judges them by; the default is time.Now. Evaluate uses Input.Now instead.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) error {
+		if now == nil {
+			return errors.New("policy: nil clock")
+		}
+		o.now = now
 		return nil
 	}
 }
@@ -139,7 +160,7 @@ var keyIDRE = regexp.MustCompile(`^[a-f0-9]{64}$`)
 
 // Parse decodes, validates and compiles one policy document.
 func Parse(data []byte, opts ...Option) (*Policy, error) {
-	o := options{costLimit: DefaultCostLimit}
+	o := options{costLimit: DefaultCostLimit, now: time.Now}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
@@ -155,7 +176,8 @@ func Parse(data []byte, opts ...Option) (*Policy, error) {
 	if err := yaml.UnmarshalStrict(data, &doc); err != nil {
 		return nil, fmt.Errorf("%w: decode: %w", ErrInvalid, err)
 	}
-	if err := doc.validate(); err != nil {
+	v, err := doc.validate(o.now())
+	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrInvalid, displayName(doc.Metadata.Name), err)
 	}
 	env, err := newEnv()
@@ -164,9 +186,13 @@ func Parse(data []byte, opts ...Option) (*Policy, error) {
 	}
 	sum := sha256.Sum256(data)
 	p := &Policy{
-		name:   doc.Metadata.Name,
-		digest: "sha256:" + hex.EncodeToString(sum[:]),
-		raw:    bytes.Clone(data),
+		name:        doc.Metadata.Name,
+		digest:      "sha256:" + hex.EncodeToString(sum[:]),
+		raw:         bytes.Clone(data),
+		authorities: doc.Spec.Authorities,
+		waivers:     v.waivers,
+		vex:         v.vex,
+		now:         o.now,
 	}
 	for _, d := range doc.Spec.Destinations {
 		p.destinations = append(p.destinations, parsePattern(d))
@@ -176,7 +202,7 @@ func Parse(data []byte, opts ...Option) (*Policy, error) {
 		auth[a.Name] = a.KeyIDs
 	}
 	var errs []error
-	for i, r := range doc.Spec.Requirements {
+	for i, r := range v.requirements {
 		cr := requirement{Requirement: r}
 		names := r.Authorities
 		if len(names) == 0 {
@@ -193,12 +219,12 @@ func Parse(data []byte, opts ...Option) (*Policy, error) {
 			}
 		}
 		if strings.TrimSpace(r.Condition) != "" {
-			prg, err := compile(env, r.Condition, o.costLimit)
+			c, err := compile(env, r.Condition, o.costLimit)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("spec.requirements[%d] (%s).condition: %w", i, r.Name, err))
 				continue
 			}
-			cr.program = prg
+			cr.cond = c
 		}
 		p.requirements = append(p.requirements, cr)
 	}
@@ -233,124 +259,6 @@ func singleDocument(data []byte) error {
 	return nil
 }
 
-func (d *document) validate() error {
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if d.APIVersion != APIVersion {
-		bad("apiVersion %q: want %q", d.APIVersion, APIVersion)
-	}
-	if d.Kind != Kind {
-		bad("kind %q: want %q", d.Kind, Kind)
-	}
-	if !nameRE.MatchString(d.Metadata.Name) {
-		bad("metadata.name %q: use 1-63 lowercase letters, digits, '-' or '.'", d.Metadata.Name)
-	}
-	s := d.Spec
-	switch {
-	case len(s.Destinations) == 0:
-		bad("spec.destinations: name at least one destination pattern (\"**\" matches every repository)")
-	case len(s.Destinations) > maxDestinations:
-		bad("spec.destinations: %d patterns exceed the limit of %d", len(s.Destinations), maxDestinations)
-	}
-	for i, dst := range s.Destinations {
-		if err := validatePattern(dst); err != nil {
-			bad("spec.destinations[%d] %q: %w", i, dst, err)
-		}
-	}
-	if len(s.Authorities) > maxAuthorities {
-		bad("spec.authorities: %d exceed the limit of %d", len(s.Authorities), maxAuthorities)
-	}
-	authNames := map[string]bool{}
-	for i, a := range s.Authorities {
-		if !nameRE.MatchString(a.Name) {
-			bad("spec.authorities[%d].name %q: use 1-63 lowercase letters, digits, '-' or '.'", i, a.Name)
-		}
-		if authNames[a.Name] {
-			bad("spec.authorities[%d].name %q: duplicate", i, a.Name)
-		}
-		authNames[a.Name] = true
-		if len(a.KeyIDs) == 0 || len(a.KeyIDs) > maxKeysPerAuth {
-			bad("spec.authorities[%d] (%s).keyIds: list 1-%d key ids (hex sha256 of the public key's DER, as `custody keys` prints)", i, a.Name, maxKeysPerAuth)
-		}
-		for j, k := range a.KeyIDs {
-			if !keyIDRE.MatchString(k) {
-				bad("spec.authorities[%d] (%s).keyIds[%d] %q: want 64 lowercase hex characters", i, a.Name, j, k)
-			}
-		}
-	}
-	switch {
-	case len(s.Requirements) == 0:
-		bad("spec.requirements: name at least one; a policy that requires nothing would allow anything")
-	case len(s.Requirements) > maxRequirements:
-		bad("spec.requirements: %d exceed the limit of %d", len(s.Requirements), maxRequirements)
-	}
-	reqNames := map[string]bool{}
-	for i, r := range s.Requirements {
-		if !nameRE.MatchString(r.Name) {
-			bad("spec.requirements[%d].name %q: use 1-63 lowercase letters, digits, '-' or '.'", i, r.Name)
-		}
-		if reqNames[r.Name] {
-			bad("spec.requirements[%d].name %q: duplicate", i, r.Name)
-		}
-		reqNames[r.Name] = true
-		if r.PredicateType == "" || len(r.PredicateType) > maxPredicateType || strings.ContainsAny(r.PredicateType, " \t\r\n") {
-			bad("spec.requirements[%d] (%s).predicateType %q: want a predicate type URI such as https://slsa.dev/provenance/v1", i, r.Name, r.PredicateType)
-		}
-		if len(r.Condition) > maxConditionLen {
-			bad("spec.requirements[%d] (%s).condition: %d characters exceed the limit of %d", i, r.Name, len(r.Condition), maxConditionLen)
-		}
-		for j, a := range r.Authorities {
-			if !authNames[a] {
-				bad("spec.requirements[%d] (%s).authorities[%d] %q: not declared in spec.authorities", i, r.Name, j, a)
-			}
-		}
-		if len(r.Authorities) != len(slices.Compact(slices.Sorted(slices.Values(r.Authorities)))) {
-			bad("spec.requirements[%d] (%s).authorities: duplicate names", i, r.Name)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// CEL variable names available to conditions.
-const (
-	VarPredicate     = "predicate"
-	VarStatement     = "statement"
-	VarSubject       = "subject"
-	VarPredicateType = "predicateType"
-	VarKeyIDs        = "keyIds"
-)
-
-func newEnv() (*cel.Env, error) {
-	return cel.NewEnv(
-		cel.Variable(VarPredicate, cel.MapType(cel.StringType, cel.DynType)),
-		cel.Variable(VarStatement, cel.MapType(cel.StringType, cel.DynType)),
-		cel.Variable(VarSubject, cel.StringType),
-		cel.Variable(VarPredicateType, cel.StringType),
-		cel.Variable(VarKeyIDs, cel.ListType(cel.StringType)),
-		cel.CrossTypeNumericComparisons(true),
-		ext.Strings(),
-	)
-}
-
-func compile(env *cel.Env, expr string, costLimit uint64) (cel.Program, error) {
-	ast, iss := env.Compile(expr)
-	if iss != nil && iss.Err() != nil {
-		return nil, iss.Err()
-	}
-	if !ast.OutputType().IsExactType(cel.BoolType) {
-		return nil, fmt.Errorf("has type %s, want bool (compare the value, for example `predicate.x == \"y\"`)", ast.OutputType())
-	}
-	prg, err := env.Program(ast,
-		cel.CostLimit(costLimit),
-		cel.InterruptCheckFrequency(100),
-		cel.EvalOptions(cel.OptOptimize),
-	)
-	if err != nil {
-		return nil, err
-	}
-	return prg, nil
-}
-
 // Name is metadata.name.
 func (p *Policy) Name() string { return p.name }
 
@@ -369,7 +277,7 @@ func (p *Policy) Destinations() []string {
 	return out
 }
 
-// Requirements lists the requirements, as written.
+// Requirements lists the requirements, as written, with defaults resolved.
 func (p *Policy) Requirements() []Requirement {
 	out := make([]Requirement, len(p.requirements))
 	for i, r := range p.requirements {
@@ -378,6 +286,9 @@ func (p *Policy) Requirements() []Requirement {
 	}
 	return out
 }
+
+// Waivers lists spec.waivers, expired ones too.
+func (p *Policy) Waivers() []Waiver { return slices.Clone(p.waivers) }
 
 // Matches reports whether the policy governs the destination repository (for example
 // registry.example.com/prod/app, without tag).

@@ -22,7 +22,7 @@ import (
 	eventsv1 "github.com/custody-dev/custody/proto/custody/events/v1"
 )
 
-func newSigner(t *testing.T) *signing.Signer {
+func newSigner(t testing.TB) *signing.Signer {
 	t.Helper()
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -45,7 +45,7 @@ type keys struct {
 	verifier       *verify.Verifier
 }
 
-func newKeys(t *testing.T) keys {
+func newKeys(t testing.TB) keys {
 	t.Helper()
 	k := keys{release: newSigner(t), other: newSigner(t)}
 	var trusted []verify.TrustedKey
@@ -162,6 +162,7 @@ func TestEvaluate(t *testing.T) {
 		atts         []*verify.Result
 		wantAllowed  bool
 		wantStatus   []policy.Status
+		wantCodes    []string
 		wantUsed     []string
 		wantPending  bool
 		wantReasons  []string // substrings, one per reason
@@ -171,6 +172,7 @@ func TestEvaluate(t *testing.T) {
 			atts:        []*verify.Result{goodProv, cleanSBOM},
 			wantAllowed: true,
 			wantStatus:  []policy.Status{policy.StatusSatisfied, policy.StatusSatisfied},
+			wantCodes:   []string{policy.CodeSatisfied, policy.CodeSatisfied},
 			wantUsed:    []string{goodProv.EnvelopeDigest, cleanSBOM.EnvelopeDigest},
 			wantReasons: []string{
 				"provenance: satisfied by " + goodProv.EnvelopeDigest + " signed by " + k.release.KeyID(),
@@ -189,12 +191,14 @@ func TestEvaluate(t *testing.T) {
 			name: "untrusted builder id", digest: img, dest: dest,
 			atts:        []*verify.Result{badProv, cleanSBOM},
 			wantStatus:  []policy.Status{policy.StatusFailed, policy.StatusSatisfied},
+			wantCodes:   []string{policy.CodeConditionFalse, policy.CodeSatisfied},
 			wantReasons: []string{"provenance: condition false for all 1 attestations of type https://slsa.dev/provenance/v1", "sbom: satisfied"},
 		},
 		{
 			name: "missing SBOM", digest: img, dest: dest,
 			atts:        []*verify.Result{goodProv},
 			wantStatus:  []policy.Status{policy.StatusSatisfied, policy.StatusMissing},
+			wantCodes:   []string{policy.CodeSatisfied, policy.CodeMissing},
 			wantPending: true,
 			wantReasons: []string{"provenance: satisfied", "sbom: no verified attestation of type https://cyclonedx.org/bom about " + img},
 		},
@@ -208,6 +212,7 @@ func TestEvaluate(t *testing.T) {
 			name: "signed by a trusted key outside the policy's authorities", digest: img, dest: dest,
 			atts:        []*verify.Result{otherKeyProv, otherKeySBOM},
 			wantStatus:  []policy.Status{policy.StatusMissing, policy.StatusMissing},
+			wantCodes:   []string{policy.CodeUnauthorizedSigner, policy.CodeUnauthorizedSigner},
 			wantPending: true,
 			wantReasons: []string{"provenance: no verified attestation", "1 signed only by keys outside the policy's authorities"},
 		},
@@ -215,6 +220,7 @@ func TestEvaluate(t *testing.T) {
 			name: "attestation about another image", digest: img, dest: dest,
 			atts:        []*verify.Result{otherImgProv, cleanSBOM},
 			wantStatus:  []policy.Status{policy.StatusMissing, policy.StatusSatisfied},
+			wantCodes:   []string{policy.CodeOtherSubject, policy.CodeSatisfied},
 			wantPending: true,
 			wantReasons: []string{"provenance: no verified attestation of type https://slsa.dev/provenance/v1 about " + img + " (1 about another subject)", "sbom: satisfied"},
 		},
@@ -228,12 +234,14 @@ func TestEvaluate(t *testing.T) {
 			name: "condition runtime error denies", digest: img, dest: dest,
 			atts:        []*verify.Result{goodProv, emptySBOM},
 			wantStatus:  []policy.Status{policy.StatusSatisfied, policy.StatusFailed},
+			wantCodes:   []string{policy.CodeSatisfied, policy.CodeConditionError},
 			wantReasons: []string{"provenance: satisfied", "sbom: condition not met by any of 1 attestations of type https://cyclonedx.org/bom: false for 0; error on " + emptySBOM.EnvelopeDigest + ": no such key: components"},
 		},
 		{
 			name: "nil and forged results count for nothing", digest: img, dest: dest,
 			atts:        []*verify.Result{nil, {EnvelopeDigest: goodProv.EnvelopeDigest, PredicateType: goodProv.PredicateType, Statement: goodProv.Statement}, cleanSBOM},
 			wantStatus:  []policy.Status{policy.StatusMissing, policy.StatusSatisfied},
+			wantCodes:   []string{policy.CodeMissing, policy.CodeSatisfied},
 			wantPending: true,
 			wantReasons: []string{"provenance: no verified attestation of type https://slsa.dev/provenance/v1 about " + img + " (2 unusable (not a verified result))", "sbom: satisfied"},
 		},
@@ -263,6 +271,18 @@ func TestEvaluate(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.wantStatus, status); diff != "" {
 				t.Errorf("statuses (-want +got):\n%s", diff)
+			}
+			if tt.wantCodes != nil {
+				var codes []string
+				for _, r := range d.Requirements {
+					codes = append(codes, r.Code)
+					if !r.Required {
+						t.Errorf("requirement %s is not marked required", r.Name)
+					}
+				}
+				if diff := cmp.Diff(tt.wantCodes, codes); diff != "" {
+					t.Errorf("codes (-want +got):\n%s", diff)
+				}
 			}
 			if diff := cmp.Diff(tt.wantUsed, d.AttestationDigests); diff != "" {
 				t.Errorf("AttestationDigests (-want +got):\n%s", diff)
@@ -405,6 +425,17 @@ spec:
 		{"not yaml", "{{{", "decode"},
 		{"too large", valid + "# " + strings.Repeat("x", policy.MaxDocumentSize) + "\n", "exceeds the 65536-byte limit"},
 		{"duplicate key", valid + "kind: PromotionPolicy\n", "already set"},
+		{"threshold zero", valid + "      threshold: 0\n", "threshold 0: want 1-2048"},
+		{"threshold above the authorities' keys", strings.Replace(valid, "  requirements:", "  authorities: [{name: dev, keyIds: ["+strings.Repeat("a", 64)+"]}]\n  requirements:", 1) + "      threshold: 2\n",
+			"threshold 2: its authorities hold only 1 distinct keys"},
+		{"threshold not a number", valid + "      threshold: two\n", "decode"},
+		{"maxAge in days", valid + "      maxAge: 30d\n", `maxAge "30d": want a duration`},
+		{"maxAge negative", valid + "      maxAge: -1h\n", "want a positive duration"},
+		{"required not a bool", valid + "      required: maybe\n", "decode"},
+		{"nothing required", valid + "      required: false\n", "every requirement is required: false"},
+		{"misspelt fact field", strings.Replace(valid, `predicate.runDetails.builder.id == "x"`, `vulns.all(v, v.severty != "critical")`, 1), "undefined field 'severty'"},
+		{"unknown severity literal", strings.Replace(valid, `predicate.runDetails.builder.id == "x"`, `vulns.all(v, severityRank(v.severity) < severityRank("hgih"))`, 1), `severityRank("hgih")`},
+		{"severityRank of a number", strings.Replace(valid, `predicate.runDetails.builder.id == "x"`, `severityRank(3) > 1`, 1), "found no matching overload"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -212,13 +212,12 @@ func (v *Verifier) Verify(ctx context.Context, envelope []byte, subjectDigest st
 	if len(envelope) > v.maxSize {
 		return nil, fmt.Errorf("verify: envelope of %d bytes exceeds %d: %w", len(envelope), v.maxSize, ErrMalformed)
 	}
-	var env dsse.Envelope
-	dec := json.NewDecoder(bytes.NewReader(envelope))
-	if err := dec.Decode(&env); err != nil {
-		return nil, fmt.Errorf("verify: decode envelope: %v: %w", err, ErrMalformed)
+	if err := checkJSON("envelope", envelope, envelopeKeys); err != nil {
+		return nil, fmt.Errorf("verify: %v: %w", err, ErrMalformed)
 	}
-	if dec.More() {
-		return nil, fmt.Errorf("verify: data after the envelope: %w", ErrMalformed)
+	var env dsse.Envelope
+	if err := json.Unmarshal(envelope, &env); err != nil {
+		return nil, fmt.Errorf("verify: decode envelope: %v: %w", err, ErrMalformed)
 	}
 	if env.PayloadType != PayloadTypeInToto {
 		return nil, fmt.Errorf("verify: payloadType %q, want %q: %w", env.PayloadType, PayloadTypeInToto, ErrPayloadType)
@@ -229,6 +228,9 @@ func (v *Verifier) Verify(ctx context.Context, envelope []byte, subjectDigest st
 	}
 	if len(env.Signatures) == 0 {
 		return nil, fmt.Errorf("verify: envelope has no signatures: %w", ErrUntrusted)
+	}
+	if len(env.Signatures) > MaxSignatures {
+		return nil, fmt.Errorf("verify: envelope has %d signatures, more than the %d checked: %w", len(env.Signatures), MaxSignatures, ErrMalformed)
 	}
 	pae := dsse.PAE(env.PayloadType, payload)
 	at := vo.signedAt
@@ -275,8 +277,14 @@ func (v *Verifier) Verify(ctx context.Context, envelope []byte, subjectDigest st
 }
 
 // ParseStatement decodes and validates an in-toto statement (v1, or v0.1 as older cosign
-// writes). Unknown fields are errors.
+// writes). Unknown fields are errors, and so is anything parsers could read differently:
+// invalid UTF-8, a key given twice in one object, nesting deeper than MaxJSONDepth, and
+// protobuf's names for fields ("predicate_type" for "predicateType"). Errors wrap
+// ErrMalformed.
 func ParseStatement(payload []byte) (*intoto.Statement, error) {
+	if err := checkJSON("statement", payload, statementKeys); err != nil {
+		return nil, fmt.Errorf("decode statement: %v: %w", err, ErrMalformed)
+	}
 	var st intoto.Statement
 	if err := (protojson.UnmarshalOptions{}).Unmarshal(payload, &st); err != nil {
 		return nil, fmt.Errorf("decode statement: %v: %w", err, ErrMalformed)

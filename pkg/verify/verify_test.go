@@ -1,6 +1,7 @@
 package verify_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -8,9 +9,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
@@ -171,10 +174,48 @@ func FuzzVerify(f *testing.F) {
 	f.Add(good)
 	f.Add([]byte(`{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[{"sig":"AAAA"}]}`))
 	f.Add([]byte(`{"payloadType":1}`))
+	// The signed envelope with what strictness refuses: a duplicate or case-variant key
+	// (the signed payload last, which encoding/json alone would take), a signature
+	// beyond MaxSignatures, deep nesting. Testdata seeds add unsigned variants.
+	var e dsse.Envelope
+	_ = json.Unmarshal(good, &e)
+	std := `{"payloadType":"` + e.PayloadType + `","payload":"e30=",`
+	sig := `{"keyid":"","sig":"` + e.Signatures[0].Sig + `"}`
+	f.Add([]byte(std + `"payload":"` + e.Payload + `","signatures":[` + sig + `]}`))
+	f.Add([]byte(std + `"Payload":"` + e.Payload + `","signatures":[` + sig + `]}`))
+	f.Add([]byte(std[:len(std)-len(`"payload":"e30=",`)] + `"payload":"` + e.Payload + `","signatures":[` +
+		strings.Repeat(sig+",", verify.MaxSignatures) + sig + `]}`))
+	f.Add([]byte(std[:len(std)-len(`"payload":"e30=",`)] + `"payload":"` + e.Payload + `","signatures":[` + sig +
+		`],"x":` + strings.Repeat("[", verify.MaxJSONDepth) + strings.Repeat("]", verify.MaxJSONDepth) + `}`))
 	f.Fuzz(func(t *testing.T, env []byte) {
 		res, err := v.Verify(context.Background(), env, digest)
-		if err == nil && (len(res.KeyIDs) == 0 || res.Statement == nil) {
+		if err != nil {
+			if res != nil {
+				t.Fatalf("error %v with a result", err)
+			}
+			return
+		}
+		if len(res.KeyIDs) == 0 || res.Statement == nil {
 			t.Fatalf("accepted without a key or statement: %+v", res)
+		}
+		if !utf8.Valid(env) || !utf8.Valid(res.Payload) {
+			t.Fatalf("accepted invalid UTF-8: %q", env)
+		}
+		var got dsse.Envelope
+		if err := json.Unmarshal(env, &got); err != nil || len(got.Signatures) > verify.MaxSignatures {
+			t.Fatalf("accepted an envelope of %d signatures (%v)", len(got.Signatures), err)
+		}
+		if _, err := verify.ParseStatement(res.Payload); err != nil {
+			t.Fatalf("accepted a payload ParseStatement refuses: %v", err)
+		}
+		// The envelope re-encoded without duplicates or odd spellings says the same.
+		again, err := json.Marshal(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res2, err := v.Verify(context.Background(), again, digest)
+		if err != nil || !bytes.Equal(res2.Payload, res.Payload) || !slices.Equal(res2.KeyIDs, res.KeyIDs) {
+			t.Fatalf("re-encoded envelope verifies differently: %+v, %v\n%s", res2, err, again)
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -17,8 +18,9 @@ import (
 	eventsv1 "github.com/custody-dev/custody/proto/custody/events/v1"
 )
 
-// handle decides one request and publishes the decision. Only a failure to publish is
-// returned (and so retried): every other failure is a published denial.
+// handle decides one request, signs the decision as a VSA and publishes it. Only a
+// failure to sign or publish is returned (and so retried): every other failure is a
+// published denial.
 func (s *Service) handle(ctx context.Context, msg *events.Message) error {
 	var req eventsv1.PromotionRequested
 	if err := msg.Decode(&req); err != nil {
@@ -31,6 +33,7 @@ func (s *Service) handle(ctx context.Context, msg *events.Message) error {
 		// redelivery rather than deny because of a restart. The last attempt denies.
 		return fmt.Errorf("gate: request %s interrupted: %w", req.GetRequestId(), ctx.Err())
 	}
+	decidedAt := s.o.now().UTC()
 	out := &eventsv1.PromotionDecided{
 		RequestId:          req.GetRequestId(),
 		Image:              req.GetImage(),
@@ -41,7 +44,8 @@ func (s *Service) handle(ctx context.Context, msg *events.Message) error {
 		PolicyName:         d.PolicyName,
 		PolicyDigest:       d.PolicyDigest,
 		AttestationDigests: d.AttestationDigests,
-		DecidedAt:          timestamppb.New(s.o.now()),
+		DecidedAt:          timestamppb.New(decidedAt),
+		Requirements:       requirementOutcomes(d.Requirements),
 	}
 	if d.Allowed {
 		out.Decision = eventsv1.Decision_DECISION_ALLOWED
@@ -53,6 +57,18 @@ func (s *Service) handle(ctx context.Context, msg *events.Message) error {
 	subject := ""
 	if blob.ValidDigest(req.GetDigest()) {
 		subject = req.GetDigest()
+		vsa, err := s.signDecision(pctx, &req, d, decidedAt)
+		switch {
+		case err == nil:
+			out.Vsa = vsa
+		case msg.Delivered < maxDeliver:
+			return fmt.Errorf("gate: request %s: %w", req.GetRequestId(), err)
+		default:
+			// Out of attempts: an unsigned decision can only be a denial.
+			out.Decision = eventsv1.Decision_DECISION_DENIED
+			out.AttestationDigests = nil
+			out.Reasons = append(out.Reasons, "decision could not be signed: "+err.Error())
+		}
 	}
 	if _, err := s.bus.Publish(pctx, events.Event{
 		Type:    events.TypePromotionDecided,
@@ -65,46 +81,84 @@ func (s *Service) handle(ctx context.Context, msg *events.Message) error {
 	s.o.log.InfoContext(ctx, "promotion decided",
 		"request_id", req.GetRequestId(), "digest", req.GetDigest(), "destination", req.GetDestination(),
 		"decision", out.Decision.String(), "policy", d.PolicyName, "policy_digest", d.PolicyDigest,
-		"reasons", d.Reasons, "took", time.Since(start).String())
+		"vsa", out.GetVsa().GetDigest(), "reasons", out.Reasons, "took", time.Since(start).String())
 	return nil
 }
 
+func requirementOutcomes(rs []policy.RequirementResult) []*eventsv1.RequirementOutcome {
+	out := make([]*eventsv1.RequirementOutcome, len(rs))
+	for i, r := range rs {
+		out[i] = &eventsv1.RequirementOutcome{
+			Name: r.Name, PredicateType: r.PredicateType, Status: string(r.Status), Code: r.Code,
+			Reason: r.Reason, Required: r.Required, AttestationDigest: r.AttestationDigest, KeyIds: r.KeyIDs,
+		}
+	}
+	return out
+}
+
+// outcome is a decision and the recorded time of each envelope it relied on, which the
+// VSA carries so that the promoter checks key windows at the same times.
+type outcome struct {
+	policy.Decision
+	recorded map[string]time.Time
+}
+
+func deny(reason string) outcome { return outcome{Decision: policy.Deny(reason)} }
+
 // decide validates the request, then evaluates its destination's policy over verified
 // evidence until it is allowed, denied for good, or the evidence wait ends.
-func (s *Service) decide(ctx context.Context, eventSubject string, req *eventsv1.PromotionRequested) policy.Decision {
+func (s *Service) decide(ctx context.Context, eventSubject string, req *eventsv1.PromotionRequested) outcome {
 	digest := req.GetDigest()
 	if !blob.ValidDigest(digest) {
-		return policy.Deny(fmt.Sprintf("request: digest %q is not sha256:<64 lowercase hex>", digest))
+		return deny(fmt.Sprintf("request: digest %q is not sha256:<64 lowercase hex>", digest))
 	}
 	if eventSubject != "" && eventSubject != digest {
-		return policy.Deny(fmt.Sprintf("request: event subject %s does not match digest %s", eventSubject, digest))
+		return deny(fmt.Sprintf("request: event subject %s does not match digest %s", eventSubject, digest))
 	}
 	img, err := oci.ParsePinned(req.GetImage())
 	if err != nil {
-		return policy.Deny("request: image: " + err.Error())
+		return deny("request: image: " + err.Error())
 	}
 	if img.DigestStr() != digest {
-		return policy.Deny(fmt.Sprintf("request: image %s is not pinned by digest %s", req.GetImage(), digest))
+		return deny(fmt.Sprintf("request: image %s is not pinned by digest %s", req.GetImage(), digest))
 	}
 	repo, _, err := oci.ParseDestination(req.GetDestination())
 	if err != nil {
-		return policy.Deny("request: destination: " + err.Error())
+		return deny("request: destination: " + err.Error())
 	}
 	pol, err := s.policies.For(repo.Name())
 	if err != nil {
-		return policy.Deny("policy: " + err.Error())
+		return deny("policy: " + err.Error())
+	}
+	relevant := map[string]bool{}
+	for _, r := range pol.Requirements() {
+		relevant[r.PredicateType] = true
 	}
 
 	deadline := time.Now().Add(s.o.wait)
 	ev := newEvidenceSet()
 	for {
-		ev.refresh(ctx, s, digest)
-		d := pol.Evaluate(ctx, policy.Input{Digest: digest, Destination: repo.Name(), Attestations: ev.results()})
+		envs := ev.list(ctx, s, digest, relevant)
+		key := decisionKey{subject: digest, policyDigest: pol.Digest(), setDigest: setDigest(envs)}
+		if ev.listErr == "" {
+			if d, ok := s.cachedDecision(key, s.o.now()); ok {
+				return d
+			}
+		}
+		ectx, cancel := context.WithTimeout(ctx, s.o.timeout)
+		ev.check(ectx, s, digest, envs)
+		d := pol.Evaluate(ectx, policy.Input{Digest: digest, Destination: repo.Name(), Attestations: ev.results(), Now: s.o.now()})
+		timedOut := ectx.Err() != nil && ctx.Err() == nil
+		cancel()
+		out := outcome{Decision: d, recorded: ev.recordedTimes(d.AttestationDigests)}
 		if d.Allowed {
-			return d
+			s.storeDecision(key, out, s.o.now())
+			return out
 		}
 		var stop string
 		switch {
+		case timedOut:
+			stop = fmt.Sprintf("evaluation exceeded the decision timeout of %s", s.o.timeout)
 		case !d.Pending():
 		case ctx.Err() != nil:
 			stop = "evidence wait interrupted: " + ctx.Err().Error()
@@ -120,10 +174,14 @@ func (s *Service) decide(ctx context.Context, eventSubject string, req *eventsv1
 			continue
 		}
 		if stop != "" {
-			d.Reasons = append(d.Reasons, stop)
+			out.Reasons = append(out.Reasons, stop)
 		}
-		d.Reasons = append(d.Reasons, ev.problems()...)
-		return d
+		out.Reasons = append(out.Reasons, ev.problems()...)
+		if stop == "" && ev.listErr == "" && len(ev.lookup) == 0 {
+			// Denied for good on complete evidence: the same evidence denies again.
+			s.storeDecision(key, out, s.o.now())
+		}
+		return out
 	}
 }
 
@@ -134,36 +192,77 @@ type evidenceSet struct {
 	rejected map[string]string
 	// lookup is the latest problem finding or fetching evidence, which may clear.
 	lookup   map[string]string
+	recorded map[string]time.Time
 	listErr  string
 	overflow int
 }
 
 func newEvidenceSet() *evidenceSet {
-	return &evidenceSet{verified: map[string]*verify.Result{}, rejected: map[string]string{}, lookup: map[string]string{}}
+	return &evidenceSet{
+		verified: map[string]*verify.Result{}, rejected: map[string]string{},
+		lookup: map[string]string{}, recorded: map[string]time.Time{},
+	}
 }
 
-func (e *evidenceSet) refresh(ctx context.Context, s *Service, digest string) {
-	digests, err := s.evidence.EnvelopeDigests(ctx, digest)
+// list asks the evidence source for the image's envelopes and keeps those the policy
+// could use (by recorded predicate type), sorted by digest and bounded. On error it
+// remembers the error and returns the envelopes it saw last.
+func (e *evidenceSet) list(ctx context.Context, s *Service, digest string, relevant map[string]bool) []Envelope {
+	all, err := s.evidence.Envelopes(ctx, digest)
 	if err != nil {
 		e.listErr = "evidence: listing envelopes: " + err.Error()
-		return
+		var last []Envelope
+		for d, t := range e.recorded {
+			last = append(last, Envelope{Digest: d, RecordedAt: t})
+		}
+		slices.SortFunc(last, func(a, b Envelope) int { return strings.Compare(a.Digest, b.Digest) })
+		return last
 	}
 	e.listErr = ""
-	slices.Sort(digests)
-	digests = slices.Compact(digests)
-	if len(digests) > MaxEnvelopes {
-		e.overflow = len(digests) - MaxEnvelopes
-		digests = digests[:MaxEnvelopes]
+	envs := make([]Envelope, 0, len(all))
+	for _, env := range all {
+		if env.PredicateType != "" && !relevant[env.PredicateType] {
+			continue
+		}
+		envs = append(envs, env)
 	}
-	for _, d := range digests {
+	slices.SortFunc(envs, func(a, b Envelope) int {
+		if c := strings.Compare(a.Digest, b.Digest); c != 0 {
+			return c
+		}
+		return a.RecordedAt.Compare(b.RecordedAt)
+	})
+	// One envelope recorded twice counts once, at its earliest recorded time.
+	envs = slices.CompactFunc(envs, func(a, b Envelope) bool { return a.Digest == b.Digest })
+	e.overflow = 0
+	if len(envs) > MaxEnvelopes {
+		e.overflow = len(envs) - MaxEnvelopes
+		envs = envs[:MaxEnvelopes]
+	}
+	return envs
+}
+
+// check verifies the envelopes not verified or rejected yet, each at its recorded time.
+func (e *evidenceSet) check(ctx context.Context, s *Service, digest string, envs []Envelope) {
+	for _, env := range envs {
+		d := env.Digest
 		if _, ok := e.verified[d]; ok {
 			continue
 		}
 		if _, ok := e.rejected[d]; ok {
 			continue
 		}
-		if !blob.ValidDigest(d) {
+		switch {
+		case !blob.ValidDigest(d):
 			e.rejected[d] = "not a sha256:<hex> digest"
+			continue
+		case env.RecordedAt.IsZero():
+			e.rejected[d] = "the evidence source gave no recorded time, so the signing key's validity cannot be checked"
+			continue
+		}
+		key := checkKey{envelope: d, subject: digest, recordedAt: env.RecordedAt.UnixNano()}
+		if c, ok := s.cachedCheck(key); ok {
+			e.take(d, env.RecordedAt, c)
 			continue
 		}
 		data, err := s.blobs.Get(ctx, d)
@@ -176,15 +275,38 @@ func (e *evidenceSet) refresh(ctx context.Context, s *Service, digest string) {
 			continue
 		}
 		delete(e.lookup, d)
-		res, err := s.verifier.Verify(ctx, data, digest)
+		res, err := s.verifier.Verify(ctx, data, digest, verify.SignedAt(env.RecordedAt))
 		if err != nil {
 			if ctx.Err() == nil {
-				e.rejected[d] = err.Error()
+				c := checked{rejected: err.Error()}
+				s.storeCheck(key, c)
+				e.take(d, env.RecordedAt, c)
 			}
 			continue
 		}
-		e.verified[d] = res
+		c := checked{res: res}
+		s.storeCheck(key, c)
+		e.take(d, env.RecordedAt, c)
 	}
+}
+
+func (e *evidenceSet) take(d string, recordedAt time.Time, c checked) {
+	if c.res != nil {
+		e.verified[d] = c.res
+		e.recorded[d] = recordedAt
+		return
+	}
+	e.rejected[d] = c.rejected
+}
+
+func (e *evidenceSet) recordedTimes(digests []string) map[string]time.Time {
+	out := make(map[string]time.Time, len(digests))
+	for _, d := range digests {
+		if t, ok := e.recorded[d]; ok {
+			out[d] = t
+		}
+	}
+	return out
 }
 
 // results are the verified envelopes, in digest order.
@@ -228,4 +350,11 @@ func (e *evidenceSet) problems() []string {
 		out = append(out, fmt.Sprintf("evidence: %d envelopes beyond the first %d were not considered", e.overflow, MaxEnvelopes))
 	}
 	return out
+}
+
+// Decide evaluates a promotion request as the gate does for a request event (the
+// evidence wait and caches included) and returns the decision, without signing or
+// publishing it. `custody policy test` and benchmarks use it.
+func (s *Service) Decide(ctx context.Context, req *eventsv1.PromotionRequested) policy.Decision {
+	return s.decide(ctx, req.GetDigest(), req).Decision
 }

@@ -10,9 +10,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/custody-dev/custody/pkg/blob"
 	"github.com/custody-dev/custody/pkg/events"
 	"github.com/custody-dev/custody/pkg/policy"
+	"github.com/custody-dev/custody/pkg/signing"
 	"github.com/custody-dev/custody/pkg/verify"
 )
 
@@ -25,18 +29,37 @@ const (
 	DefaultPollInterval = 200 * time.Millisecond
 	DefaultConcurrency  = 8
 	// MaxEnvelopes bounds how many envelopes one decision considers.
-	MaxEnvelopes = 256
+	MaxEnvelopes           = 256
+	DefaultCacheSize       = 10000
+	DefaultCacheTTL        = 5 * time.Minute
+	DefaultDecisionTimeout = 30 * time.Second
+	// VerifierID names the gate in the VSAs it signs.
+	VerifierID = "https://custody.dev/gate"
 	// maxDeliver is how often a request is attempted; a request interrupted by shutdown
 	// on its last attempt is denied.
 	maxDeliver = 5
 )
 
+// Envelope is one envelope an Evidence source knows about an image.
+type Envelope struct {
+	// Digest is the envelope's blob-store digest (sha256:<hex>).
+	Digest string
+	// PredicateType is the type the ledger verified and recorded. The gate uses it only
+	// to leave out envelopes no requirement of the policy could use; it verifies the rest
+	// itself.
+	PredicateType string
+	// RecordedAt is when the ledger recorded the envelope: the trusted time at which the
+	// signing keys' validity windows are checked, and from which its age is counted. An
+	// envelope without one is not used.
+	RecordedAt time.Time
+}
+
 // Evidence tells the gate which DSSE envelopes exist for an image. The ledger's store
 // answers it in process; LedgerEvidence asks the ledger's HTTP API.
 type Evidence interface {
-	// EnvelopeDigests lists the blob-store digests (sha256:<hex>) of the envelopes
-	// recorded about the image digest; an empty list when there are none yet.
-	EnvelopeDigests(ctx context.Context, digest string) ([]string, error)
+	// Envelopes lists the envelopes recorded about the image digest; an empty list when
+	// there are none yet.
+	Envelopes(ctx context.Context, digest string) ([]Envelope, error)
 }
 
 // PolicySource picks the policy governing a destination repository; *policy.Set is one.
@@ -51,7 +74,12 @@ type Service struct {
 	evidence Evidence
 	verifier *verify.Verifier
 	policies PolicySource
+	signer   *signing.Signer
 	o        options
+
+	// checked caches envelope verifications, decisions caches final decisions; see cache.go.
+	checked   *lru.Cache[checkKey, checked]
+	decisions *lru.Cache[decisionKey, cachedDecision]
 
 	mu       sync.Mutex
 	consumer *events.Consumer
@@ -64,6 +92,11 @@ type options struct {
 	poll        time.Duration
 	concurrency int
 	now         func() time.Time
+	remote      []remote.Option
+	attach      bool
+	cacheSize   int
+	cacheTTL    time.Duration
+	timeout     time.Duration
 }
 
 // Option configures a Service.
@@ -114,7 +147,7 @@ func WithConcurrency(n int) Option {
 	}
 }
 
-// WithClock sets the clock decided_at is read from (tests).
+// WithClock sets the clock decisions are made at (tests).
 func WithClock(now func() time.Time) Option {
 	return func(o *options) error {
 		if now == nil {
@@ -125,8 +158,49 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
-// New returns a gate deciding with policies over evidence verified by verifier.
-func New(bus *events.Bus, blobs *blob.Store, evidence Evidence, verifier *verify.Verifier, policies PolicySource, opts ...Option) (*Service, error) {
+// WithRegistry makes the gate attach each decision's signed VSA to the image in its
+// registry (cosign's .att layout), with opts for the registry client. Without it the
+// VSA is still signed, stored and recorded, and the promoter attaches it at the
+// destination.
+func WithRegistry(opts ...remote.Option) Option {
+	return func(o *options) error {
+		o.remote = append(o.remote, opts...)
+		o.attach = true
+		return nil
+	}
+}
+
+// WithCache sets how many envelope verifications and decisions are cached (0 turns
+// caching off) and for how long a decision may be reused at most. Default 10000, 5m.
+func WithCache(size int, ttl time.Duration) Option {
+	return func(o *options) error {
+		if size < 0 || size > 1_000_000 {
+			return fmt.Errorf("gate: cache size %d must be 0-1000000", size)
+		}
+		if ttl < 0 || ttl > time.Hour {
+			return fmt.Errorf("gate: cache TTL %s must be between 0 and 1h", ttl)
+		}
+		o.cacheSize, o.cacheTTL = size, ttl
+		return nil
+	}
+}
+
+// WithDecisionTimeout bounds one evaluation of the evidence (verifications and
+// conditions), apart from the evidence wait; one that takes longer denies. Default 30s.
+func WithDecisionTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 || d > 10*time.Minute {
+			return fmt.Errorf("gate: decision timeout %s must be between 0 and 10m", d)
+		}
+		o.timeout = d
+		return nil
+	}
+}
+
+// New returns a gate deciding with policies over evidence verified by verifier, signing
+// each decision as a SLSA Verification Summary Attestation with signer (the decision
+// key the promoter trusts).
+func New(bus *events.Bus, blobs *blob.Store, evidence Evidence, verifier *verify.Verifier, policies PolicySource, signer *signing.Signer, opts ...Option) (*Service, error) {
 	var errs []error
 	if bus == nil {
 		errs = append(errs, errors.New("gate: nil event bus"))
@@ -143,6 +217,9 @@ func New(bus *events.Bus, blobs *blob.Store, evidence Evidence, verifier *verify
 	if policies == nil {
 		errs = append(errs, errors.New("gate: nil policy source"))
 	}
+	if signer == nil {
+		errs = append(errs, errors.New("gate: nil decision signer: every decision is a signed VSA"))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -152,13 +229,21 @@ func New(bus *events.Bus, blobs *blob.Store, evidence Evidence, verifier *verify
 		poll:        DefaultPollInterval,
 		concurrency: DefaultConcurrency,
 		now:         time.Now,
+		cacheSize:   DefaultCacheSize,
+		cacheTTL:    DefaultCacheTTL,
+		timeout:     DefaultDecisionTimeout,
 	}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
 		}
 	}
-	return &Service{bus: bus, blobs: blobs, evidence: evidence, verifier: verifier, policies: policies, o: o}, nil
+	s := &Service{bus: bus, blobs: blobs, evidence: evidence, verifier: verifier, policies: policies, signer: signer, o: o}
+	if o.cacheSize > 0 {
+		s.checked, _ = lru.New[checkKey, checked](o.cacheSize)
+		s.decisions, _ = lru.New[decisionKey, cachedDecision](o.cacheSize)
+	}
+	return s, nil
 }
 
 // ConsumerSpec is the gate's durable consumer declaration.

@@ -18,6 +18,8 @@ import (
 	"github.com/custody-dev/custody/pkg/blob"
 	"github.com/custody-dev/custody/pkg/events"
 	"github.com/custody-dev/custody/pkg/events/eventstest"
+	"github.com/custody-dev/custody/pkg/oci"
+	"github.com/custody-dev/custody/pkg/oci/ocitest"
 	"github.com/custody-dev/custody/pkg/policy"
 	"github.com/custody-dev/custody/pkg/signing"
 	"github.com/custody-dev/custody/pkg/verify"
@@ -25,23 +27,25 @@ import (
 	"github.com/custody-dev/custody/services/gate"
 )
 
-// mapEvidence is the test's Evidence: envelope digests per image digest, filled from
-// real signed envelopes the test puts in the blob store.
+// mapEvidence is the test's Evidence: envelopes per image digest, filled from real
+// signed envelopes the test puts in the blob store, recorded "now".
 type mapEvidence struct {
-	mu sync.Mutex
-	m  map[string][]string
+	mu    sync.Mutex
+	m     map[string][]gate.Envelope
+	calls int
 }
 
 func (e *mapEvidence) add(digest, envelope string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.m[digest] = append(e.m[digest], envelope)
+	e.m[digest] = append(e.m[digest], gate.Envelope{Digest: envelope, RecordedAt: time.Now()})
 }
 
-func (e *mapEvidence) EnvelopeDigests(_ context.Context, digest string) ([]string, error) {
+func (e *mapEvidence) Envelopes(_ context.Context, digest string) ([]gate.Envelope, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]string(nil), e.m[digest]...), nil
+	e.calls++
+	return append([]gate.Envelope(nil), e.m[digest]...), nil
 }
 
 type harness struct {
@@ -51,6 +55,7 @@ type harness struct {
 	evidence *mapEvidence
 	trusted  *signing.Signer
 	stranger *signing.Signer
+	decider  *signing.Signer
 	verifier *verify.Verifier
 	policy   *policy.Policy
 	decided  chan *eventsv1.PromotionDecided
@@ -91,8 +96,9 @@ func newHarness(t *testing.T, opts ...gate.Option) *harness {
 	}
 	h := &harness{
 		t: t, bus: bus, blobs: blobs,
-		evidence: &mapEvidence{m: map[string][]string{}},
+		evidence: &mapEvidence{m: map[string][]gate.Envelope{}},
 		trusted:  newSigner(t),
+		decider:  newSigner(t),
 		stranger: newSigner(t),
 		decided:  make(chan *eventsv1.PromotionDecided, 16),
 	}
@@ -111,7 +117,7 @@ func newHarness(t *testing.T, opts ...gate.Option) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := gate.New(bus, blobs, h.evidence, h.verifier, set, opts...)
+	svc, err := gate.New(bus, blobs, h.evidence, h.verifier, set, h.decider, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,17 +404,115 @@ func TestNewValidates(t *testing.T) {
 		name string
 		fn   func() (*gate.Service, error)
 	}{
-		{"nil evidence", func() (*gate.Service, error) { return gate.New(h.bus, h.blobs, nil, h.verifier, set) }},
-		{"nil verifier", func() (*gate.Service, error) { return gate.New(h.bus, h.blobs, h.evidence, nil, set) }},
-		{"nil policies", func() (*gate.Service, error) { return gate.New(h.bus, h.blobs, h.evidence, h.verifier, nil) }},
+		{"nil evidence", func() (*gate.Service, error) { return gate.New(h.bus, h.blobs, nil, h.verifier, set, h.decider) }},
+		{"nil verifier", func() (*gate.Service, error) { return gate.New(h.bus, h.blobs, h.evidence, nil, set, h.decider) }},
+		{"nil policies", func() (*gate.Service, error) { return gate.New(h.bus, h.blobs, h.evidence, h.verifier, nil, h.decider) }},
+		{"nil signer", func() (*gate.Service, error) { return gate.New(h.bus, h.blobs, h.evidence, h.verifier, set, nil) }},
 		{"negative wait", func() (*gate.Service, error) {
-			return gate.New(h.bus, h.blobs, h.evidence, h.verifier, set, gate.WithEvidenceWait(-time.Second))
+			return gate.New(h.bus, h.blobs, h.evidence, h.verifier, set, h.decider, gate.WithEvidenceWait(-time.Second))
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if s, err := tt.fn(); err == nil || s != nil {
 				t.Fatalf("New = %v, %v; want an error", s, err)
+			}
+		})
+	}
+}
+
+// Every decision is a SLSA VSA signed with the decision key: stored in the blob store,
+// attached to the image in its registry, and announced for the ledger to record.
+func TestGateSignsDecisionsAsVSA(t *testing.T) {
+	h := newHarness(t, gate.WithEvidenceWait(0), gate.WithRegistry())
+	host := ocitest.New(t)
+	ctx := context.Background()
+	signed := make(chan *eventsv1.AttestationSigned, 8)
+	cons, err := h.bus.Consume(ctx, events.ConsumerSpec{Name: "test-signed", Type: events.TypeAttestationSigned},
+		func(_ context.Context, msg *events.Message) error {
+			var a eventsv1.AttestationSigned
+			if err := msg.Decode(&a); err != nil {
+				return err
+			}
+			signed <- &a
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cons.Shutdown(ctx) })
+	decisionKey, err := verify.ParseTrustedKeyPEM("gate", h.decider.PublicKeyPEM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	decisions, err := verify.NewVerifier([]verify.TrustedKey{decisionKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		name    string
+		builder string
+		passed  bool
+	}{{"allowed", "urn:custody:builder:dev", true}, {"denied", "urn:evil:builder", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			img := ocitest.PushRandomImage(t, host+"/staging/"+tc.name)
+			d := img.DigestStr()
+			prov := h.attest(h.trusted, h.provenance(d, tc.builder), d)
+			sb := h.attest(h.trusted, h.sbom(d), d)
+			h.request(&eventsv1.PromotionRequested{RequestId: "vsa-" + tc.name, Image: img.String(), Digest: d, Destination: "127.0.0.1:5000/prod/app:v1"})
+			got := h.await(1, 15*time.Second)["vsa-"+tc.name]
+			if (got.GetDecision() == eventsv1.Decision_DECISION_ALLOWED) != tc.passed {
+				t.Fatalf("decision %s: %q", got.GetDecision(), got.GetReasons())
+			}
+			ref := got.GetVsa().GetDigest()
+			env, err := h.blobs.Get(ctx, ref)
+			if err != nil {
+				t.Fatalf("VSA %q: %v", ref, err)
+			}
+			// Only the decision key signed it: the evidence key's verifier refuses it.
+			if _, err := h.verifier.Verify(ctx, env, d); err == nil {
+				t.Error("the VSA verifies with the evidence key")
+			}
+			res, err := decisions.Verify(ctx, env, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vsa, err := attestation.ParseVSA(res.Payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if vsa.Passed != tc.passed || vsa.Digest != d || vsa.Decision.RequestID != "vsa-"+tc.name ||
+				vsa.Decision.Destination != "127.0.0.1:5000/prod/app:v1" || vsa.PolicyDigest != h.policy.Digest() || vsa.VerifierID != gate.VerifierID {
+				t.Errorf("VSA %+v", vsa.VSAInput)
+			}
+			if tc.passed {
+				if diff := cmp.Diff([]string{prov, sb}, vsa.InputAttestations); diff != "" {
+					t.Errorf("input attestations (-want +got):\n%s", diff)
+				}
+				for _, e := range []string{prov, sb} {
+					if vsa.Decision.RecordedAt[e].IsZero() {
+						t.Errorf("no recorded time for %s", e)
+					}
+				}
+			}
+			if len(vsa.Decision.Requirements) != len(got.GetRequirements()) || len(got.GetRequirements()) == 0 {
+				t.Errorf("VSA has %d requirements, event %d", len(vsa.Decision.Requirements), len(got.GetRequirements()))
+			}
+			atts, err := oci.ReadAttachments(ctx, img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(atts) != 1 || atts[0].Digest != ref || atts[0].PredicateType != attestation.PredicateVSAV1 {
+				t.Errorf("attachments %+v, want the VSA %s", atts, ref)
+			}
+			select {
+			case a := <-signed:
+				if a.GetEnvelope().GetDigest() != ref || a.GetDigest() != d || a.GetPredicateType() != attestation.PredicateVSAV1 || a.GetKeyId() != h.decider.KeyID() {
+					t.Errorf("announced %v", a)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the VSA was not announced")
 			}
 		})
 	}

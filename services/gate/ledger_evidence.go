@@ -72,9 +72,9 @@ func NewLedgerEvidence(baseURL string, opts ...LedgerOption) (*LedgerEvidence, e
 	return &LedgerEvidence{base: u, client: o.client, token: o.token}, nil
 }
 
-// EnvelopeDigests implements Evidence. A 404 means the ledger knows nothing of the
-// digest yet: an empty list.
-func (l *LedgerEvidence) EnvelopeDigests(ctx context.Context, digest string) ([]string, error) {
+// Envelopes implements Evidence. A 404 means the ledger knows nothing of the digest
+// yet: an empty list.
+func (l *LedgerEvidence) Envelopes(ctx context.Context, digest string) ([]Envelope, error) {
 	if !blob.ValidDigest(digest) {
 		return nil, fmt.Errorf("ledger evidence: digest %q is not sha256:<hex>", digest)
 	}
@@ -109,17 +109,23 @@ func (l *LedgerEvidence) EnvelopeDigests(ctx context.Context, digest string) ([]
 	var answer struct {
 		Attestations []struct {
 			EnvelopeDigest string `json:"envelopeDigest"`
+			PredicateType  string `json:"predicateType"`
+			RecordedAt     string `json:"recordedAt"`
 		} `json:"attestations"`
 	}
 	if err := json.Unmarshal(body, &answer); err != nil {
 		return nil, fmt.Errorf("ledger evidence: decode answer: %w", err)
 	}
-	out := make([]string, 0, len(answer.Attestations))
+	out := make([]Envelope, 0, len(answer.Attestations))
 	for _, a := range answer.Attestations {
 		if !blob.ValidDigest(a.EnvelopeDigest) {
 			return nil, fmt.Errorf("ledger evidence: envelope digest %.80q is not sha256:<hex>", a.EnvelopeDigest)
 		}
-		out = append(out, a.EnvelopeDigest)
+		t, err := time.Parse(time.RFC3339Nano, a.RecordedAt)
+		if err != nil {
+			return nil, fmt.Errorf("ledger evidence: envelope %s: recordedAt %.40q is not an RFC 3339 time", a.EnvelopeDigest, a.RecordedAt)
+		}
+		out = append(out, Envelope{Digest: a.EnvelopeDigest, PredicateType: a.PredicateType, RecordedAt: t})
 	}
 	return out, nil
 }

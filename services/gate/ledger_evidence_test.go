@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -21,11 +22,13 @@ func TestLedgerEvidence(t *testing.T) {
 		switch r.URL.Path {
 		case "/api/v1/artifacts/" + known + "/provenance":
 			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write([]byte(`{"digest":"` + known + `","attestations":[{"envelopeDigest":"` + env1 + `","predicateType":"x"},{"envelopeDigest":"` + env2 + `"}]}`))
+			_, _ = w.Write([]byte(`{"digest":"` + known + `","attestations":[{"envelopeDigest":"` + env1 + `","predicateType":"x","recordedAt":"2026-11-01T10:00:00.5Z"},{"envelopeDigest":"` + env2 + `","recordedAt":"2026-11-02T00:00:00Z"}]}`))
 		case "/api/v1/artifacts/sha256:" + strings.Repeat("2", 64) + "/provenance":
 			http.Error(w, "boom", http.StatusInternalServerError)
 		case "/api/v1/artifacts/sha256:" + strings.Repeat("3", 64) + "/provenance":
 			_, _ = w.Write([]byte(`{"attestations":[{"envelopeDigest":"../../etc/passwd"}]}`))
+		case "/api/v1/artifacts/sha256:" + strings.Repeat("4", 64) + "/provenance":
+			_, _ = w.Write([]byte(`{"attestations":[{"envelopeDigest":"` + env1 + `","recordedAt":""}]}`))
 		default:
 			http.NotFound(w, r)
 		}
@@ -38,10 +41,14 @@ func TestLedgerEvidence(t *testing.T) {
 	tests := []struct {
 		name    string
 		digest  string
-		want    []string
+		want    []gate.Envelope
 		wantErr string
 	}{
-		{"recorded attestations", known, []string{env1, env2}, ""},
+		{"recorded attestations", known, []gate.Envelope{
+			{Digest: env1, PredicateType: "x", RecordedAt: time.Date(2026, 11, 1, 10, 0, 0, 5e8, time.UTC)},
+			{Digest: env2, RecordedAt: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)},
+		}, ""},
+		{"no recorded time", "sha256:" + strings.Repeat("4", 64), nil, "recordedAt"},
 		{"unknown digest is no evidence yet", "sha256:" + strings.Repeat("9", 64), nil, ""},
 		{"server error", "sha256:" + strings.Repeat("2", 64), nil, "500 Internal Server Error"},
 		{"bad envelope digest", "sha256:" + strings.Repeat("3", 64), nil, "is not sha256:<hex>"},
@@ -49,7 +56,7 @@ func TestLedgerEvidence(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ev.EnvelopeDigests(context.Background(), tt.digest)
+			got, err := ev.Envelopes(context.Background(), tt.digest)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
@@ -59,8 +66,8 @@ func TestLedgerEvidence(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tt.want, got); len(tt.want) > 0 && diff != "" {
-				t.Errorf("digests (-want +got):\n%s", diff)
+			if diff := cmp.Diff(tt.want, got, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); len(tt.want) > 0 && diff != "" {
+				t.Errorf("envelopes (-want +got):\n%s", diff)
 			}
 			if len(tt.want) == 0 && len(got) != 0 {
 				t.Errorf("digests = %v, want none", got)

@@ -42,6 +42,8 @@ type PromotionAccepted struct {
 	Image       string `json:"image"`
 	Digest      string `json:"digest"`
 	Destination string `json:"destination"`
+	// ResolvedFrom is the tag the request named, resolved once to Digest.
+	ResolvedFrom string `json:"resolvedFrom,omitempty"`
 }
 
 // ErrorResponse is the body of every error answer.
@@ -130,7 +132,7 @@ func (s *Service) handleBuild(w http.ResponseWriter, r *http.Request, body []byt
 }
 
 func (s *Service) handlePromotion(w http.ResponseWriter, r *http.Request, body []byte) {
-	req, err := parsePromotion(body)
+	req, resolvedFrom, err := parsePromotion(r.Context(), body, s.resolve)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -148,9 +150,10 @@ func (s *Service) handlePromotion(w http.ResponseWriter, r *http.Request, body [
 		return
 	}
 	s.log.InfoContext(r.Context(), "promotion requested", "request", id, "event", pub.ID, "image", req.GetImage(),
-		"destination", req.GetDestination(), "requested_by", req.GetRequestedBy())
+		"destination", req.GetDestination(), "requested_by", req.GetRequestedBy(), "resolved_from", resolvedFrom)
 	writeJSON(w, http.StatusAccepted, PromotionAccepted{
 		RequestID: id, Image: req.GetImage(), Digest: req.GetDigest(), Destination: req.GetDestination(),
+		ResolvedFrom: resolvedFrom,
 	})
 }
 

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/custody-dev/custody/pkg/events"
 )
 
@@ -23,6 +25,7 @@ type Service struct {
 	now      func() time.Time
 	verifier Verifier  // nil: attestation import disabled
 	blobs    BlobStore // nil: attestation import disabled
+	resolve  resolver  // nil: promotion requests must name a digest
 	handler  http.Handler
 }
 
@@ -31,6 +34,7 @@ type options struct {
 	now      func() time.Time
 	verifier Verifier
 	blobs    BlobStore
+	resolve  resolver
 }
 
 // Option configures a Service.
@@ -83,6 +87,16 @@ func WithBlobs(b BlobStore) Option {
 	}
 }
 
+// WithTagResolution lets promotion requests name the image by tag: ingest resolves the
+// tag once, with a HEAD request through opts (credentials, transport), and the request
+// is pinned to that digest from then on. Without it, a request must name a digest.
+func WithTagResolution(opts ...remote.Option) Option {
+	return func(o *options) error {
+		o.resolve = registryResolver(opts)
+		return nil
+	}
+}
+
 // New returns a Service that publishes on bus.
 func New(bus *events.Bus, opts ...Option) (*Service, error) {
 	if bus == nil {
@@ -97,7 +111,7 @@ func New(bus *events.Bus, opts ...Option) (*Service, error) {
 	if (o.verifier == nil) != (o.blobs == nil) {
 		return nil, errors.New("ingest: attestation import needs both WithVerifier and WithBlobs")
 	}
-	s := &Service{bus: bus, log: o.log, now: o.now, verifier: o.verifier, blobs: o.blobs}
+	s := &Service{bus: bus, log: o.log, now: o.now, verifier: o.verifier, blobs: o.blobs, resolve: o.resolve}
 	s.handler = s.routes()
 	return s, nil
 }

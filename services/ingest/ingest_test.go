@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
@@ -19,6 +21,7 @@ import (
 	"github.com/custody-dev/custody/pkg/buildevent"
 	"github.com/custody-dev/custody/pkg/events"
 	"github.com/custody-dev/custody/pkg/events/eventstest"
+	"github.com/custody-dev/custody/pkg/oci/ocitest"
 	eventsv1 "github.com/custody-dev/custody/proto/custody/events/v1"
 	"github.com/custody-dev/custody/services/ingest"
 )
@@ -353,5 +356,66 @@ func TestNewValidates(t *testing.T) {
 	}
 	if _, err := ingest.New(env.Bus(t), ingest.WithClock(nil)); err == nil {
 		t.Error("nil clock accepted")
+	}
+}
+
+// A promotion request naming a tag is resolved once, against the registry, and pinned:
+// moving the tag afterwards changes nothing about the request.
+func TestPromotionRequestResolvesTagOnce(t *testing.T) {
+	host := ocitest.New(t)
+	first := ocitest.PushRandomImage(t, host+"/staging/app")
+	tag, err := name.NewTag(host + "/staging/app:release")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pointTag := func(d name.Digest) {
+		t.Helper()
+		desc, err := remote.Get(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Tag(tag, desc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pointTag(first)
+
+	env := eventstest.New(t)
+	bus := env.Bus(t, events.WithSource("custody/ingest"))
+	svc, err := ingest.New(bus, ingest.WithTagResolution())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{env: env, bus: bus, h: svc.Handler()}
+	body := mustJSON(t, ingest.PromotionRequest{Image: tag.String(), Destination: host + "/prod/app:v1"})
+	rec := f.do(t, http.MethodPost, ingest.PathPromotions, "application/json", body)
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	var got ingest.PromotionAccepted
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Digest != first.DigestStr() || got.Image != first.Name() || got.ResolvedFrom != tag.String() {
+		t.Fatalf("accepted %+v, want %s resolved from %s", got, first, tag)
+	}
+	// The tag moves to another image after the request was accepted.
+	pointTag(ocitest.PushRandomImage(t, host+"/staging/app"))
+	msg := f.lastOn(t, events.TypePromotionRequested)
+	var pb eventsv1.PromotionRequested
+	if err := proto.Unmarshal(msg.Data, &pb); err != nil {
+		t.Fatal(err)
+	}
+	if pb.GetDigest() != first.DigestStr() || pb.GetImage() != first.Name() || msg.Header.Get(events.HeaderSubject) != first.DigestStr() {
+		t.Errorf("published %v (subject %s), want pinned to %s", &pb, msg.Header.Get(events.HeaderSubject), first)
+	}
+
+	// A tag that does not exist is refused, naming the field.
+	rec = f.do(t, http.MethodPost, ingest.PathPromotions, "application/json",
+		mustJSON(t, ingest.PromotionRequest{Image: host + "/staging/app:missing", Destination: host + "/prod/app"}))
+	var e ingest.ErrorResponse
+	_ = json.Unmarshal(rec.Body.Bytes(), &e)
+	if rec.Code != http.StatusBadRequest || e.Field != "image" || !strings.Contains(e.Error, "could not be resolved") {
+		t.Errorf("missing tag: %d %+v", rec.Code, e)
 	}
 }

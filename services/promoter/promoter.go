@@ -33,6 +33,10 @@ const (
 	MaxDeliver = 5
 	// MaxAttestations bounds the envelopes one decision may list.
 	MaxAttestations = 256
+	// DefaultMaxDecisionAge bounds how old a decision may be when it is carried out.
+	DefaultMaxDecisionAge = time.Hour
+	// maxClockSkew is how far in the future a VSA's verification time may lie.
+	maxClockSkew = 5 * time.Minute
 )
 
 // PolicySource picks the policy governing a destination repository; *policy.Set is one.
@@ -45,7 +49,9 @@ type Service struct {
 	bus      *events.Bus
 	blobs    *blob.Store
 	verifier *verify.Verifier
-	o        options
+	// decisions verifies the gate's VSAs: only the decision keys count.
+	decisions *verify.Verifier
+	o         options
 
 	mu       sync.Mutex
 	consumer *events.Consumer
@@ -58,6 +64,9 @@ type options struct {
 	policies    PolicySource
 	concurrency int
 	backoff     []time.Duration
+	now         func() time.Time
+	// maxDecisionAge bounds how old a decision's VSA may be when it is carried out.
+	maxDecisionAge time.Duration
 }
 
 // Option configures a Service.
@@ -121,8 +130,33 @@ func WithRetryBackoff(d ...time.Duration) Option {
 	}
 }
 
-// New returns a promoter that re-verifies evidence with verifier.
-func New(bus *events.Bus, blobs *blob.Store, verifier *verify.Verifier, opts ...Option) (*Service, error) {
+// WithMaxDecisionAge bounds how old a decision's VSA may be when the promoter carries it
+// out (a decision waiting in the stream through an outage is not acted on after it).
+// Default 1h.
+func WithMaxDecisionAge(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 || d > 7*24*time.Hour {
+			return fmt.Errorf("promoter: max decision age %s must be between 0 and 168h", d)
+		}
+		o.maxDecisionAge = d
+		return nil
+	}
+}
+
+// WithClock sets the clock decisions' ages are measured with (tests).
+func WithClock(now func() time.Time) Option {
+	return func(o *options) error {
+		if now == nil {
+			return errors.New("promoter: nil clock")
+		}
+		o.now = now
+		return nil
+	}
+}
+
+// New returns a promoter that re-verifies evidence with verifier and carries out only
+// decisions whose SLSA VSA verifies with decisions (the gate's keys).
+func New(bus *events.Bus, blobs *blob.Store, verifier, decisions *verify.Verifier, opts ...Option) (*Service, error) {
 	var errs []error
 	if bus == nil {
 		errs = append(errs, errors.New("promoter: nil event bus"))
@@ -133,16 +167,19 @@ func New(bus *events.Bus, blobs *blob.Store, verifier *verify.Verifier, opts ...
 	if verifier == nil {
 		errs = append(errs, errors.New("promoter: nil verifier"))
 	}
+	if decisions == nil {
+		errs = append(errs, errors.New("promoter: nil decision verifier: name the gate's decision keys"))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	o := options{log: slog.New(slog.DiscardHandler), concurrency: DefaultConcurrency}
+	o := options{log: slog.New(slog.DiscardHandler), concurrency: DefaultConcurrency, now: time.Now, maxDecisionAge: DefaultMaxDecisionAge}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
 		}
 	}
-	return &Service{bus: bus, blobs: blobs, verifier: verifier, o: o}, nil
+	return &Service{bus: bus, blobs: blobs, verifier: verifier, decisions: decisions, o: o}, nil
 }
 
 // ConsumerSpec is the promoter's durable consumer declaration.

@@ -51,9 +51,12 @@ type harness struct {
 	host     string
 	trusted  *signing.Signer
 	stranger *signing.Signer
+	decider  *signing.Signer
 	verifier *verify.Verifier
-	policy   *policy.Policy
-	outcomes chan outcome
+	// decisions trusts decider's key only.
+	decisions *verify.Verifier
+	policy    *policy.Policy
+	outcomes  chan outcome
 }
 
 func newSigner(t *testing.T) *signing.Signer {
@@ -69,6 +72,28 @@ func newSigner(t *testing.T) *signing.Signer {
 	return s
 }
 
+// verifiers returns a verifier trusting evidence signed by trusted and one trusting
+// decisions signed by decider.
+func verifiers(t *testing.T, trusted, decider *signing.Signer) (evidence, decisions *verify.Verifier) {
+	t.Helper()
+	for i, s := range []*signing.Signer{trusted, decider} {
+		k, err := verify.ParseTrustedKeyPEM("key", s.PublicKeyPEM())
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := verify.NewVerifier([]verify.TrustedKey{k})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			evidence = v
+		} else {
+			decisions = v
+		}
+	}
+	return evidence, decisions
+}
+
 func newHarness(t *testing.T, withPolicies bool) *harness {
 	t.Helper()
 	ctx := context.Background()
@@ -80,16 +105,10 @@ func newHarness(t *testing.T, withPolicies bool) *harness {
 	}
 	h := &harness{
 		t: t, bus: bus, blobs: blobs, host: ocitest.New(t),
-		trusted: newSigner(t), stranger: newSigner(t),
+		trusted: newSigner(t), stranger: newSigner(t), decider: newSigner(t),
 		outcomes: make(chan outcome, 16),
 	}
-	tk, err := verify.ParseTrustedKeyPEM("dev", h.trusted.PublicKeyPEM())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if h.verifier, err = verify.NewVerifier([]verify.TrustedKey{tk}); err != nil {
-		t.Fatal(err)
-	}
+	h.verifier, h.decisions = verifiers(t, h.trusted, h.decider)
 	if h.policy, err = policy.Parse(policy.DefaultDevPolicy()); err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +120,7 @@ func newHarness(t *testing.T, withPolicies bool) *harness {
 		}
 		opts = append(opts, promoter.WithPolicies(set))
 	}
-	svc, err := promoter.New(bus, blobs, h.verifier, opts...)
+	svc, err := promoter.New(bus, blobs, h.verifier, h.decisions, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,12 +231,49 @@ func (h *harness) next(within time.Duration) outcome {
 	}
 }
 
+// allowed is an allowance as the gate makes it: with a VSA signed by the decision key.
 func (h *harness) allowed(id string, img name.Digest, dest string, envs ...string) *eventsv1.PromotionDecided {
-	return &eventsv1.PromotionDecided{
+	d := &eventsv1.PromotionDecided{
 		RequestId: id, Image: img.String(), Digest: img.DigestStr(), Destination: dest,
 		Decision: eventsv1.Decision_DECISION_ALLOWED, AttestationDigests: envs,
 		PolicyName: h.policy.Name(), PolicyDigest: h.policy.Digest(),
 	}
+	d.Vsa = h.vsa(d, h.decider, time.Now(), nil)
+	return d
+}
+
+// vsa signs a VSA for d with s, verified at `at`; edit may change its input first.
+func (h *harness) vsa(d *eventsv1.PromotionDecided, s *signing.Signer, at time.Time, edit func(*attestation.VSAInput)) *eventsv1.BlobRef {
+	h.t.Helper()
+	recorded := map[string]time.Time{}
+	for _, e := range d.GetAttestationDigests() {
+		recorded[e] = at.Add(-time.Second)
+	}
+	in := attestation.VSAInput{
+		VerifierID: "https://custody.dev/gate", Image: d.GetImage(), Digest: d.GetDigest(), TimeVerified: at,
+		PolicyURI: "urn:custody:policy:" + d.GetPolicyName(), PolicyDigest: d.GetPolicyDigest(),
+		InputAttestations: d.GetAttestationDigests(), Passed: true,
+		Decision: attestation.VSADecision{
+			RequestID: d.GetRequestId(), Destination: d.GetDestination(), PolicyName: d.GetPolicyName(),
+			Reasons: []string{"test allowance"}, RecordedAt: recorded,
+		},
+	}
+	if edit != nil {
+		edit(&in)
+	}
+	st, err := attestation.VSA(in)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	env, err := s.Sign(context.Background(), signing.PayloadTypeInToto, st)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	ref, err := h.blobs.Put(context.Background(), attestation.MediaTypeDSSE, env)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return &eventsv1.BlobRef{Digest: ref.Digest, MediaType: ref.MediaType, Size: ref.Size}
 }
 
 func TestPromoterCopiesAllowed(t *testing.T) {
@@ -234,10 +290,32 @@ func TestPromoterCopiesAllowed(t *testing.T) {
 	wantDest := h.host + "/prod/app@" + img.DigestStr()
 	want := &eventsv1.PromotionCompleted{
 		RequestId: "req-1", Image: img.String(), Digest: img.DigestStr(), Destination: h.host + "/prod/app:v1",
-		DestinationImage: wantDest, AttachmentsCopied: 1,
+		// The source's .att manifest, then the two decision envelopes and the VSA, which
+		// the promoter attaches at the destination because they were not there.
+		DestinationImage: wantDest, AttachmentsCopied: 4,
 	}
 	if !proto.Equal(o.completed, want) {
 		t.Errorf("completed = %v, want %v", o.completed, want)
+	}
+	dst, err := name.NewDigest(wantDest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := oci.ReadAttachments(context.Background(), dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	there := map[string]bool{}
+	for _, a := range stored {
+		there[a.Digest] = true
+	}
+	for _, e := range []string{prov, sb} {
+		if !there[e] {
+			t.Errorf("evidence %s is not attached at the destination", e)
+		}
+	}
+	if len(stored) != 4 {
+		t.Errorf("destination has %d attestations, want 4 (source provenance, 2 decision envelopes, VSA)", len(stored))
 	}
 	for _, ref := range []string{wantDest, h.host + "/prod/app:v1", h.host + "/prod/app:" + oci.AttachmentTag(img.DigestStr())} {
 		r, err := name.ParseReference(ref)
@@ -344,6 +422,60 @@ func TestPromoterRefusesForgedDecisions(t *testing.T) {
 			wantErr: "not pinned by a sha256 digest",
 		},
 		{
+			name: "no VSA: a decision published on the bus by someone other than the gate",
+			decision: func(h *harness, img name.Digest) *eventsv1.PromotionDecided {
+				d := h.allowed("forged", img, h.host+"/prod/app:v1", h.attest(h.trusted, h.provenance(img, "urn:custody:builder:dev")))
+				d.Vsa = nil
+				return d
+			},
+			wantErr: "carries no signed VSA",
+		},
+		{
+			name: "VSA signed by an evidence key, not a decision key",
+			decision: func(h *harness, img name.Digest) *eventsv1.PromotionDecided {
+				d := h.allowed("forged", img, h.host+"/prod/app:v1", h.attest(h.trusted, h.provenance(img, "urn:custody:builder:dev")))
+				d.Vsa = h.vsa(d, h.trusted, time.Now(), nil)
+				return d
+			},
+			wantErr: "not signed by a trusted decision key",
+		},
+		{
+			name: "VSA for another destination",
+			decision: func(h *harness, img name.Digest) *eventsv1.PromotionDecided {
+				d := h.allowed("forged", img, h.host+"/prod/app:v1", h.attest(h.trusted, h.provenance(img, "urn:custody:builder:dev")))
+				d.Vsa = h.vsa(d, h.decider, time.Now(), func(in *attestation.VSAInput) { in.Decision.Destination = h.host + "/prod/other" })
+				return d
+			},
+			wantErr: "allows destination",
+		},
+		{
+			name: "VSA that records a failed verification",
+			decision: func(h *harness, img name.Digest) *eventsv1.PromotionDecided {
+				d := h.allowed("forged", img, h.host+"/prod/app:v1", h.attest(h.trusted, h.provenance(img, "urn:custody:builder:dev")))
+				d.Vsa = h.vsa(d, h.decider, time.Now(), func(in *attestation.VSAInput) { in.Passed = false })
+				return d
+			},
+			wantErr: "records a FAILED verification",
+		},
+		{
+			name: "stale VSA replayed",
+			decision: func(h *harness, img name.Digest) *eventsv1.PromotionDecided {
+				d := h.allowed("forged", img, h.host+"/prod/app:v1", h.attest(h.trusted, h.provenance(img, "urn:custody:builder:dev")))
+				d.Vsa = h.vsa(d, h.decider, time.Now().Add(-2*time.Hour), nil)
+				return d
+			},
+			wantErr: "older than 1h0m0s",
+		},
+		{
+			name: "event lists more evidence than the VSA",
+			decision: func(h *harness, img name.Digest) *eventsv1.PromotionDecided {
+				d := h.allowed("forged", img, h.host+"/prod/app:v1", h.attest(h.trusted, h.provenance(img, "urn:custody:builder:dev")))
+				d.AttestationDigests = append(d.AttestationDigests, h.attest(h.trusted, h.sbom(img)))
+				return d
+			},
+			wantErr: "relied on other attestations",
+		},
+		{
 			name:         "genuine evidence the policy does not accept",
 			withPolicies: true,
 			decision: func(h *harness, img name.Digest) *eventsv1.PromotionDecided {
@@ -359,6 +491,7 @@ func TestPromoterRefusesForgedDecisions(t *testing.T) {
 				d := h.allowed("forged", img, h.host+"/prod/app:v1",
 					h.attest(h.trusted, h.provenance(img, "urn:custody:builder:dev")), h.attest(h.trusted, h.sbom(img)))
 				d.PolicyDigest = "sha256:" + strings.Repeat("f", 64)
+				d.Vsa = h.vsa(d, h.decider, time.Now(), nil) // a genuine decision key, a stale policy
 				return d
 			},
 			wantErr: "but default (sha256:",
@@ -447,19 +580,15 @@ func TestPromoterRetriesTransientRegistryErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 			host, failures := flakyRegistry(t, tt.fail)
-			h := &harness{t: t, bus: bus, blobs: blobs, host: host, trusted: newSigner(t), outcomes: make(chan outcome, 4)}
-			tk, _ := verify.ParseTrustedKeyPEM("dev", h.trusted.PublicKeyPEM())
-			v, err := verify.NewVerifier([]verify.TrustedKey{tk})
-			if err != nil {
-				t.Fatal(err)
-			}
-			h.verifier = v
+			h := &harness{t: t, bus: bus, blobs: blobs, host: host, trusted: newSigner(t), decider: newSigner(t), outcomes: make(chan outcome, 4)}
+			h.verifier, h.decisions = verifiers(t, h.trusted, h.decider)
+			v := h.verifier
 			if h.policy, err = policy.Parse(policy.DefaultDevPolicy()); err != nil {
 				t.Fatal(err)
 			}
 			img := ocitest.PushRandomImage(t, host+"/staging/app")
 			// No retries inside the registry client: the event's redelivery is the retry.
-			svc, err := promoter.New(bus, blobs, v, promoter.WithRetryBackoff(20*time.Millisecond),
+			svc, err := promoter.New(bus, blobs, v, h.decisions, promoter.WithRetryBackoff(20*time.Millisecond),
 				promoter.WithRemoteOptions(remote.WithRetryBackoff(remote.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 1})))
 			if err != nil {
 				t.Fatal(err)

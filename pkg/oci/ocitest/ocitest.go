@@ -1,6 +1,7 @@
 // Package ocitest serves go-containerregistry's in-memory registry (pkg/registry) over
 // httptest for tests, pushes small random images into it, and builds images of real tar
-// layers from files.
+// layers from files. RepoBlobs keeps blobs per repository and answers cross-repository
+// mounts, as production registries do, so that tests can see whether a client mounts.
 //
 // The registry listens on 127.0.0.1, which go-containerregistry's remote package talks
 // plain HTTP to without further options. It is for tests only: nothing is persisted, and
@@ -10,6 +11,7 @@ package ocitest
 import (
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -25,8 +27,21 @@ import (
 // "127.0.0.1:port". Request logging is off unless opts turn it on (registry.Logger).
 func New(t testing.TB, opts ...registry.Option) string {
 	t.Helper()
+	return Serve(t, Handler(opts...))
+}
+
+// Handler is the in-memory registry as an http.Handler, for tests that wrap it (to
+// count or fail requests) before serving it with Serve. Request logging is off unless
+// opts turn it on.
+func Handler(opts ...registry.Option) http.Handler {
 	opts = append([]registry.Option{registry.Logger(log.New(io.Discard, "", 0))}, opts...)
-	srv := httptest.NewServer(registry.New(opts...))
+	return registry.New(opts...)
+}
+
+// Serve serves h on 127.0.0.1 until the test ends and returns its host, "127.0.0.1:port".
+func Serve(t testing.TB, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")
 }

@@ -74,8 +74,11 @@ func runBundleExport(ctx context.Context, e env, args []string) error {
 // everything in it verifies, 1 when anything does not (naming what), 2 when the
 // command cannot run (flags, unreadable files, keys that do not parse).
 func runBundleVerify(ctx context.Context, e env, args []string) error {
-	fs := newFlags(e, "bundle verify", "bundle verify bundle.json --key custody.pub [--log-key log.pub] [-o text|json]")
-	keyFile := fs.String("key", "", "the artifact signing public key `FILE` (PEM; DATA/keys/custody.pub of custody dev)")
+	fs := newFlags(e, "bundle verify", "bundle verify bundle.json --key custody.pub [--key gate.pub] [--log-key log.pub] [-o text|json]")
+	var keyFiles []string
+	fs.Func("key", "a trusted public key `FILE` (PEM; repeatable): the signing key (DATA/keys/custody.pub of custody dev) "+
+		"and the gate's decision key (DATA/keys/gate.pub), which signs the decisions' VSAs",
+		func(s string) error { keyFiles = append(keyFiles, s); return nil })
 	logKeyFile := fs.String("log-key", "", "the ledger log's verifier key `FILE` (DATA/keys/log.pub); without it the "+
 		"log key the bundle carries is used, which proves nothing about the log")
 	output := fs.String("o", "text", "output `format`: text or json")
@@ -83,7 +86,7 @@ func runBundleVerify(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(rest) != 1 || *keyFile == "" {
+	if len(rest) != 1 || len(keyFiles) == 0 {
 		return usageErr("give one bundle file and --key FILE")
 	}
 	if *output != "text" && *output != "json" {
@@ -93,13 +96,17 @@ func runBundleVerify(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	pub, err := readBounded(*keyFile, 64<<10)
-	if err != nil {
-		return err
-	}
-	key, err := verify.ParseTrustedKeyPEM(*keyFile, pub)
-	if err != nil {
-		return err
+	var keys []verify.TrustedKey
+	for _, f := range keyFiles {
+		pub, err := readBounded(f, 64<<10)
+		if err != nil {
+			return err
+		}
+		key, err := verify.ParseTrustedKeyPEM(f, pub)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, key)
 	}
 	opt := bundle.WithBundleLogKeyUnsafe()
 	if *logKeyFile != "" {
@@ -113,7 +120,7 @@ func runBundleVerify(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return denied("%s: %v", rest[0], err)
 	}
-	res, err := bundle.Verify(ctx, b, []verify.TrustedKey{key}, opt)
+	res, err := bundle.Verify(ctx, b, keys, opt)
 	var failure *bundle.Failure
 	switch {
 	case errors.As(err, &failure):

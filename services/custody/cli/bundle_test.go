@@ -69,7 +69,14 @@ func TestBundleExportVerifyOffline(t *testing.T) {
 
 	keys := filepath.Join(data, "keys")
 	pub, logPub := filepath.Join(keys, "custody.pub"), filepath.Join(keys, "log.pub")
-	out, stderr, code = run(t, "bundle", "verify", file, "--key", pub, "--log-key", logPub)
+	gatePub := filepath.Join(keys, "gate.pub")
+	// The bundle holds the decision's VSA, signed by the gate's key: without that key
+	// the bundle does not verify.
+	if _, stderr, code := run(t, "bundle", "verify", file, "--key", pub, "--log-key", logPub); code != ExitDenied ||
+		!strings.Contains(stderr, "verification_summary") {
+		t.Errorf("verify without the gate's key = %d %s, want exit 1 naming the VSA", code, stderr)
+	}
+	out, stderr, code = run(t, "bundle", "verify", file, "--key", pub, "--key", gatePub, "--log-key", logPub)
 	if code != ExitOK {
 		t.Fatalf("bundle verify = %d %s %s, want success", code, out, stderr)
 	}
@@ -80,7 +87,7 @@ func TestBundleExportVerifyOffline(t *testing.T) {
 		}
 	}
 	// Without --log-key it verifies the signatures, and warns.
-	_, stderr, code = run(t, "bundle", "verify", file, "--key", pub)
+	_, stderr, code = run(t, "bundle", "verify", file, "--key", pub, "--key", gatePub)
 	if code != ExitOK || !strings.Contains(stderr, "warning:") {
 		t.Errorf("bundle verify without --log-key = %d %s, want success with a warning", code, stderr)
 	}
@@ -124,7 +131,7 @@ func TestBundleExportVerifyOffline(t *testing.T) {
 		}, "checkpoint: signature invalid"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, stderr, code := run(t, "bundle", "verify", edit(t, tc.change), "--key", pub, "--log-key", logPub)
+			_, stderr, code := run(t, "bundle", "verify", edit(t, tc.change), "--key", pub, "--key", gatePub, "--log-key", logPub)
 			if code != ExitDenied || !strings.Contains(stderr, tc.want) {
 				t.Errorf("verify of an edited bundle = %d %s, want exit 1 naming %q", code, stderr, tc.want)
 			}

@@ -37,6 +37,7 @@ func commands() []command {
 		{"demo", "push a sample image to a running `custody dev`, build, promote and show its provenance", runDemo},
 		{"event", "publish a pipeline event: `custody event build --image REF@sha256:... ...`", runEvent},
 		{"promote", "request promotion of an image by digest: `custody promote REF@sha256:... --to REPO[:TAG] --wait`", runPromote},
+		{"policy", "promotion policies: `custody policy lint FILE...`, `custody policy test FILE --image REF@sha256:... --key custody.pub` (evaluate without promoting)", runPolicy},
 		{"provenance", "show where a digest came from: build, attestations, decisions, promotions, timeline", runProvenance},
 		{"log", "the ledger's append-only log: `custody log checkpoint > cp`, `custody log verify --checkpoint cp`", runLog},
 		{"attest", "attestations made elsewhere: `custody attest import REF@sha256:...` records cosign attestations signed by a trusted key", runAttest},

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -212,8 +213,23 @@ func (s *devStack) start(ctx context.Context, e env) error {
 		}
 		trusted = append(trusted, k)
 	}
-	// One trusted set for ingest (imports), ledger, gate and promoter.
+	// The gate signs its decisions (VSAs) with a key of its own: the promoter carries out
+	// only decisions it signed, and a compromised attestor key cannot forge one.
+	gateSigner, gateKey, err := devGateKey(filepath.Join(c.data, "keys"))
+	if err != nil {
+		return err
+	}
+	decisions, err := verify.NewVerifier([]verify.TrustedKey{gateKey})
+	if err != nil {
+		return err
+	}
+	// One trusted set for evidence in ingest (imports), gate and promoter.
 	verifier, err := verify.NewVerifier(trusted)
+	if err != nil {
+		return err
+	}
+	// The ledger also records the gate's VSAs, so it trusts the decision key too.
+	recorder, err := verify.NewVerifier(append(slices.Clone(trusted), gateKey))
 	if err != nil {
 		return err
 	}
@@ -249,7 +265,7 @@ func (s *devStack) start(ctx context.Context, e env) error {
 		make func(*events.Bus) (starter, error)
 	}{
 		{"ledger", func(b *events.Bus) (starter, error) {
-			return ledgersvc.New(b, blobs, store, verifier, ledgersvc.WithLogger(s.log.With("service", "ledger")),
+			return ledgersvc.New(b, blobs, store, recorder, ledgersvc.WithLogger(s.log.With("service", "ledger")),
 				ledgersvc.WithLogSigner(logSigner, logKey))
 		}},
 		{"scanner", func(b *events.Bus) (starter, error) {
@@ -262,11 +278,13 @@ func (s *devStack) start(ctx context.Context, e env) error {
 			return attestor.New(b, blobs, signer, attestor.WithLogger(s.log.With("service", "attestor")))
 		}},
 		{"gate", func(b *events.Bus) (starter, error) {
-			return gate.New(b, blobs, storeEvidence{store}, verifier, policies,
-				gate.WithLogger(s.log.With("service", "gate")), gate.WithEvidenceWait(c.evidenceWait))
+			return gate.New(b, blobs, storeEvidence{store}, verifier, policies, gateSigner,
+				gate.WithLogger(s.log.With("service", "gate")), gate.WithEvidenceWait(c.evidenceWait),
+				gate.WithRegistry())
 		}},
 		{"promoter", func(b *events.Bus) (starter, error) {
-			return promoter.New(b, blobs, verifier, promoter.WithPolicies(policies), promoter.WithLogger(s.log.With("service", "promoter")))
+			return promoter.New(b, blobs, verifier, decisions, promoter.WithPolicies(policies),
+				promoter.WithLogger(s.log.With("service", "promoter")))
 		}},
 	}
 	var ledgerSvc *ledgersvc.Service
@@ -292,7 +310,7 @@ func (s *devStack) start(ctx context.Context, e env) error {
 		return err
 	}
 	in, err := ingest.New(ingestBus, ingest.WithLogger(s.log.With("service", "ingest")),
-		ingest.WithVerifier(verifier), ingest.WithBlobs(blobs))
+		ingest.WithVerifier(verifier), ingest.WithBlobs(blobs), ingest.WithTagResolution())
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
@@ -387,6 +405,23 @@ func devKeys(dir string) (*signing.Signer, []verify.TrustedKey, error) {
 	return signer, keys, nil
 }
 
+// devGateKey loads the gate's decision key, generating it on first start.
+func devGateKey(dir string) (*signing.Signer, verify.TrustedKey, error) {
+	prefix := filepath.Join(dir, "gate")
+	if _, _, err := generateKeyFiles(prefix, true, false); err != nil {
+		return nil, verify.TrustedKey{}, err
+	}
+	signer, err := signing.LoadSignerFile(prefix+".key", []byte(os.Getenv("CUSTODY_KEY_PASSWORD")))
+	if err != nil {
+		return nil, verify.TrustedKey{}, fmt.Errorf("gate key: %w", err)
+	}
+	k, err := verify.ParseTrustedKeyPEM("gate", signer.PublicKeyPEM())
+	if err != nil {
+		return nil, verify.TrustedKey{}, err
+	}
+	return signer, k, nil
+}
+
 // devPolicies writes the default policy on first start and loads the directory.
 func devPolicies(dir string) (*policy.Set, error) {
 	path := filepath.Join(dir, "default.yaml")
@@ -405,14 +440,14 @@ func devPolicies(dir string) (*policy.Set, error) {
 // storeEvidence lets the gate find envelopes through the ledger's database.
 type storeEvidence struct{ store ledger.Store }
 
-func (s storeEvidence) EnvelopeDigests(ctx context.Context, digest string) ([]string, error) {
+func (s storeEvidence) Envelopes(ctx context.Context, digest string) ([]gate.Envelope, error) {
 	atts, err := s.store.AttestationsFor(ctx, digest)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]string, len(atts))
+	out := make([]gate.Envelope, len(atts))
 	for i, a := range atts {
-		out[i] = a.EnvelopeDigest
+		out[i] = gate.Envelope{Digest: a.EnvelopeDigest, PredicateType: a.PredicateType, RecordedAt: a.RecordedAt}
 	}
 	return out, nil
 }

@@ -20,7 +20,7 @@ type promotionStatus struct {
 }
 
 func runPromote(ctx context.Context, e env, args []string) error {
-	fs := newFlags(e, "promote", "promote REF@sha256:... --to REPO[:TAG] [--wait] [--timeout 60s]")
+	fs := newFlags(e, "promote", "promote REF@sha256:...|REF:TAG --to REPO[:TAG] [--wait] [--timeout 60s]")
 	to := fs.String("to", "", "destination `REPO[:TAG]`")
 	wait := fs.Bool("wait", false, "wait for the decision and the copy; exit 1 if denied")
 	timeout := fs.Duration("timeout", 60*time.Second, "how long --wait waits")
@@ -30,12 +30,9 @@ func runPromote(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	if len(rest) != 1 {
-		return usageErr("name exactly one image, pinned by digest")
+		return usageErr("name exactly one image, by digest (REF@sha256:...) or by tag (resolved once by the server, then pinned)")
 	}
 	image := rest[0]
-	if !strings.Contains(image, "@sha256:") {
-		return usageErr("%q is not pinned by digest: promotion is by digest only; use REF@sha256:<hex>", image)
-	}
 	if *to == "" {
 		return usageErr("--to is required")
 	}
@@ -47,10 +44,18 @@ func runPromote(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	var req struct {
-		RequestID string `json:"requestId"`
+		RequestID    string `json:"requestId"`
+		Image        string `json:"image"`
+		Digest       string `json:"digest"`
+		ResolvedFrom string `json:"resolvedFrom"`
 	}
 	if err := c.do(ctx, "POST", "/v1/promotions", map[string]string{"image": image, "destination": *to}, &req); err != nil {
 		return err
+	}
+	if req.ResolvedFrom != "" {
+		// Everything from here on acts on this digest, wherever the tag moves.
+		image = req.Image
+		fmt.Fprintf(e.stderr, "resolved %s to %s\n", req.ResolvedFrom, image)
 	}
 	if !*wait {
 		fmt.Fprintf(e.stdout, "promotion requested: %s\n", req.RequestID)

@@ -240,6 +240,20 @@ func TestE2ECosignVerifyAttestation(t *testing.T) {
 			}
 		})
 	}
+
+	// The gate's decision travels with the image: a SLSA VSA signed by the gate's own key,
+	// in the .att layout (the gate attaches no bundle referrer, so cosign reads it with
+	// --new-bundle-format=false).
+	t.Run("decision VSA at the destination", func(t *testing.T) {
+		v := cosignVersions[1]
+		const vsaType = "https://slsa.dev/verification_summary/v1"
+		gateKey := filepath.Join(d.data, "keys", "gate.pub")
+		res := verifyAttestation(t, bins[v.label], v, gateKey, vsaType, promoted.String())
+		checkStatements(t, res, vsaType, digest)
+		if res := verifyAttestation(t, bins[v.label], v, key, vsaType, promoted.String()); res.code == 0 {
+			t.Error("the VSA verified with the attestor's key; only the gate's decision key signs decisions")
+		}
+	})
 }
 
 func lastLine(s string) string {

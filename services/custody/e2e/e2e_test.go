@@ -287,8 +287,23 @@ func runFlow(t *testing.T, extra []string) {
 
 	// The scan's vulnerability and secrets reports are signed after its SBOM, so they may
 	// be recorded after the promotion completed: wait for them, boundedly.
+	wantTypes := []string{"https://slsa.dev/provenance/v1", "https://cyclonedx.org/bom",
+		"https://in-toto.io/attestation/vulns/v0.2", "https://custody.dev/attestations/secrets/v1",
+		"https://slsa.dev/verification_summary/v1"}
+	hasAll := func(p provenance) bool {
+		got := map[string]bool{}
+		for _, a := range p.Attestations {
+			got[a.PredicateType] = true
+		}
+		for _, w := range wantTypes {
+			if !got[w] {
+				return false
+			}
+		}
+		return true
+	}
 	p := d.provenance(t, ref.String())
-	for deadline := time.Now().Add(60 * time.Second); len(p.Attestations) < 4 && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(60 * time.Second); !hasAll(p) && time.Now().Before(deadline); {
 		time.Sleep(250 * time.Millisecond)
 		p = d.provenance(t, ref.String())
 	}
@@ -305,11 +320,21 @@ func runFlow(t *testing.T, extra []string) {
 		}
 		types[a.PredicateType] = true
 	}
-	for _, want := range []string{"https://slsa.dev/provenance/v1", "https://cyclonedx.org/bom",
-		"https://in-toto.io/attestation/vulns/v0.2", "https://custody.dev/attestations/secrets/v1"} {
+	for _, want := range wantTypes {
 		if !types[want] {
-			t.Errorf("attestations = %+v, want provenance, SBOM, vulnerabilities and secrets", p.Attestations)
+			t.Errorf("attestations = %+v, want provenance, SBOM, vulnerabilities, secrets and the decision's VSA", p.Attestations)
 		}
+	}
+
+	// The policy can be evaluated without promoting, against the ledger's evidence.
+	policyFile := filepath.Join(d.data, "policies", "default.yaml")
+	if out, _, code := runCommand(t, exec.Command(d.bin, "policy", "lint", policyFile)); code != 0 {
+		t.Errorf("policy lint: exit %d\n%s", code, out)
+	}
+	out, code := d.custody(t, "policy", "test", policyFile, "--image", ref.String(), "--destination", d.registry+"/prod/app",
+		"--key", filepath.Join(d.data, "keys", "custody.pub"), "-o", "json")
+	if code != 0 || !strings.Contains(out, `"allowed": true`) {
+		t.Errorf("policy test: exit %d, want 0 (allowed)\n%s", code, out)
 	}
 	if len(p.Decisions) != 1 || p.Decisions[0].Decision != "allowed" || p.Decisions[0].LogIndex < 0 {
 		t.Errorf("decisions = %+v, want one allowed, in the log", p.Decisions)
@@ -321,6 +346,23 @@ func runFlow(t *testing.T, extra []string) {
 		t.Errorf("timeline has %d events, want build, scan, attestations, request, decision, promotion", len(p.Timeline))
 	}
 
+	// A request may name a tag: it is resolved once and pinned to the digest.
+	candidate, _ := name.NewTag(d.registry + "/staging/app:candidate")
+	srcDesc, err := remote.Get(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Tag(candidate, srcDesc); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := d.custody(t, "promote", candidate.String(), "--to", d.registry+"/prod/app:1.1", "--wait", "--timeout", "90s"); code != 0 {
+		t.Fatalf("promote by tag: exit %d\n%s", code, out)
+	}
+	byTag, _ := name.NewTag(d.registry + "/prod/app:1.1")
+	if desc, err := remote.Head(byTag); err != nil || desc.Digest != digest {
+		t.Errorf("promoted by tag: destination %v, %v; want %s", desc, err, digest)
+	}
+
 	// An image from another builder is denied, and nothing reaches the destination.
 	other, _ := pushImage(t, d.registry, "staging/other")
 	if _, code := d.custody(t, "event", "build", "--image", other.String(), "--source-repo", "https://git.example/other",
@@ -328,7 +370,7 @@ func runFlow(t *testing.T, extra []string) {
 		t.Fatalf("event build (other): exit %d", code)
 	}
 	otherDest := d.registry + "/prod/other:1.0"
-	out, code := d.custody(t, "promote", other.String(), "--to", otherDest, "--wait", "--timeout", "90s")
+	out, code = d.custody(t, "promote", other.String(), "--to", otherDest, "--wait", "--timeout", "90s")
 	if code != 1 {
 		t.Fatalf("promote of an untrusted build: exit %d, want 1 (denied)\n%s\n%s", code, out, d.log)
 	}
@@ -344,10 +386,11 @@ func runFlow(t *testing.T, extra []string) {
 	}
 
 	// A restart keeps everything: the ledger, the registry, the keys.
+	before := d.provenance(t, ref.String())
 	d.stop(t)
 	d.start(t)
-	if p2 := d.provenance(t, ref.String()); len(p2.Attestations) != len(p.Attestations) || len(p2.Promotions) != 1 {
-		t.Errorf("after restart: %d attestations, %d promotions", len(p2.Attestations), len(p2.Promotions))
+	if p2 := d.provenance(t, ref.String()); len(p2.Attestations) < len(before.Attestations) || len(p2.Promotions) != 2 {
+		t.Errorf("after restart: %d attestations (%d before), %d promotions (want 2)", len(p2.Attestations), len(before.Attestations), len(p2.Promotions))
 	}
 	if desc, err := remote.Head(destTag); err != nil || desc.Digest != digest {
 		t.Errorf("after restart the destination tag is %v, %v", desc, err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/custody-dev/custody/pkg/daemon"
 	"github.com/custody-dev/custody/pkg/policy"
+	"github.com/custody-dev/custody/pkg/signing"
 	"github.com/custody-dev/custody/pkg/verify"
 	"github.com/custody-dev/custody/services/gate"
 )
@@ -21,6 +22,7 @@ type config struct {
 	ledgerURL    string
 	ledgerToken  string
 	evidenceWait time.Duration
+	keyPath      string
 	envErr       error // an environment variable that did not parse
 }
 
@@ -28,6 +30,9 @@ func (c config) Validate() error {
 	errs := []error{c.envErr, c.Common.Validate()}
 	if c.policyDir == "" {
 		errs = append(errs, errors.New("policy directory is empty: set CUSTODY_POLICY_DIR or -policies"))
+	}
+	if c.keyPath == "" {
+		errs = append(errs, errors.New("no decision signing key: set CUSTODY_GATE_SIGNING_KEY or -key to a cosign key file or a KMS URI; the promoter trusts its public key (CUSTODY_DECISION_KEYS)"))
 	}
 	if c.ledgerURL == "" {
 		errs = append(errs, errors.New("ledger URL is empty: set CUSTODY_LEDGER_URL or -ledger"))
@@ -45,22 +50,35 @@ func (c config) Validate() error {
 // errors and the JSON log go to stderr; nothing is written to stdout. Main never exits
 // the process.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg := config{Common: daemon.Common{Name: "gate", Uses: daemon.UsesBlobs | daemon.UsesTrustedKeys}}
+	cfg := config{Common: daemon.Common{Name: "gate", Uses: daemon.UsesBlobs | daemon.UsesTrustedKeys | daemon.UsesRegistries}}
 	fs := daemon.NewFlagSet(cfg.Name, stderr)
 	cfg.RegisterFlags(fs)
 	fs.StringVar(&cfg.policyDir, "policies", os.Getenv("CUSTODY_POLICY_DIR"), "directory of promotion policies (*.yaml)")
 	fs.StringVar(&cfg.ledgerURL, "ledger", os.Getenv("CUSTODY_LEDGER_URL"), "ledger HTTP API base URL")
 	fs.StringVar(&cfg.ledgerToken, "ledger-token", os.Getenv("CUSTODY_LEDGER_TOKEN"), "bearer token for the ledger API")
+	fs.StringVar(&cfg.keyPath, "key", os.Getenv("CUSTODY_GATE_SIGNING_KEY"), "decision signing key `ref` for the VSAs: a cosign-format key file (password in CUSTODY_KEY_PASSWORD) or a KMS URI")
 	var wait time.Duration
 	wait, cfg.envErr = daemon.EnvDuration("CUSTODY_EVIDENCE_WAIT", gate.DefaultEvidenceWait)
 	fs.DurationVar(&cfg.evidenceWait, "evidence-wait", wait, "how long a request waits for missing evidence")
 	if code, ok := daemon.ParseFlags(fs, args); !ok {
 		return code
 	}
-	return daemon.Run(ctx, stderr, cfg.Name, cfg.Validate, func(ctx context.Context, log *slog.Logger) error { return run(ctx, cfg, log) })
+	password := []byte(os.Getenv("CUSTODY_KEY_PASSWORD"))
+	_ = os.Unsetenv("CUSTODY_KEY_PASSWORD")
+	defer clear(password)
+	return daemon.Run(ctx, stderr, cfg.Name, cfg.Validate, func(ctx context.Context, log *slog.Logger) error { return run(ctx, cfg, password, log) })
 }
 
-func run(ctx context.Context, cfg config, log *slog.Logger) error {
+func run(ctx context.Context, cfg config, password []byte, log *slog.Logger) error {
+	signer, err := signing.LoadSigner(ctx, cfg.keyPath, func() ([]byte, error) { return password, nil })
+	clear(password)
+	if err != nil {
+		return fmt.Errorf("load decision signing key %s: %w", cfg.keyPath, err)
+	}
+	remoteOpts, err := cfg.RemoteOptions("custody-gate")
+	if err != nil {
+		return err
+	}
 	policies, err := policy.LoadDir(cfg.policyDir)
 	if err != nil {
 		return err
@@ -85,15 +103,15 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer conn.Close()
-	svc, err := gate.New(conn.Bus, conn.Blobs, evidence, verifier, policies,
-		gate.WithLogger(log), gate.WithEvidenceWait(cfg.evidenceWait))
+	svc, err := gate.New(conn.Bus, conn.Blobs, evidence, verifier, policies, signer,
+		gate.WithLogger(log), gate.WithEvidenceWait(cfg.evidenceWait), gate.WithRegistry(remoteOpts...))
 	if err != nil {
 		return err
 	}
 	if err := svc.Start(ctx); err != nil {
 		return err
 	}
-	log.Info("gate running", "policies", len(policies.Policies()), "trusted_keys", len(keys))
+	log.Info("gate running", "policies", len(policies.Policies()), "trusted_keys", len(keys), "decision_key_id", signer.KeyID())
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.evidenceWait+15*time.Second)
 	defer cancel()

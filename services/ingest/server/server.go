@@ -49,7 +49,7 @@ func (c config) common() daemon.Common {
 // errors and the JSON log go to stderr; nothing is written to stdout. Main never exits the
 // process.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg := config{Common: daemon.Common{Name: "ingest", Uses: daemon.UsesBlobs | daemon.UsesTrustedKeys}}
+	cfg := config{Common: daemon.Common{Name: "ingest", Uses: daemon.UsesBlobs | daemon.UsesTrustedKeys | daemon.UsesRegistries}}
 	fs := daemon.NewFlagSet(cfg.Name, stderr)
 	cfg.RegisterFlags(fs)
 	fs.StringVar(&cfg.httpAddr, "http", daemon.EnvOr("CUSTODY_HTTP_ADDR", "127.0.0.1:8080"), "address to serve HTTP on")
@@ -60,7 +60,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
-	opts := []ingest.Option{ingest.WithLogger(log)}
+	// Promotion requests may name a tag: ingest resolves it once and pins the digest.
+	remoteOpts, err := cfg.RemoteOptions("custody-ingest")
+	if err != nil {
+		return err
+	}
+	opts := []ingest.Option{ingest.WithLogger(log), ingest.WithTagResolution(remoteOpts...)}
 	var verifier *verify.Verifier
 	if cfg.importEnabled() {
 		keys, err := daemon.LoadTrustedKeys(cfg.TrustedKeys)

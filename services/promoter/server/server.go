@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -16,7 +17,16 @@ import (
 
 type config struct {
 	daemon.Common
-	policyDir string
+	policyDir    string
+	decisionKeys string
+}
+
+func (c config) Validate() error {
+	var errs []error
+	if c.decisionKeys == "" {
+		errs = append(errs, errors.New("no decision keys: set CUSTODY_DECISION_KEYS or -decision-keys to the gate's public key file(s); only decisions signed by them are carried out"))
+	}
+	return errors.Join(append(errs, c.Common.Validate())...)
 }
 
 // Main runs the promoter with the command-line arguments args (without the program name)
@@ -30,6 +40,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := daemon.NewFlagSet(cfg.Name, stderr)
 	cfg.RegisterFlags(fs)
 	fs.StringVar(&cfg.policyDir, "policies", os.Getenv("CUSTODY_POLICY_DIR"), "optional: directory of policies to re-check decisions against")
+	fs.StringVar(&cfg.decisionKeys, "decision-keys", os.Getenv("CUSTODY_DECISION_KEYS"), "comma-separated `files` of the gate's public keys (PEM, or trust files): only decisions whose VSA they signed are carried out")
 	if code, ok := daemon.ParseFlags(fs, args); !ok {
 		return code
 	}
@@ -50,6 +61,14 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	gateKeys, err := daemon.LoadTrustedKeys(cfg.decisionKeys)
+	if err != nil {
+		return fmt.Errorf("decision keys: %w", err)
+	}
+	decisions, err := verify.NewVerifier(gateKeys)
+	if err != nil {
+		return fmt.Errorf("decision keys: %w", err)
+	}
 	opts := []promoter.Option{promoter.WithLogger(log), promoter.WithRemoteOptions(remoteOpts...)}
 	if cfg.policyDir != "" {
 		set, err := policy.LoadDir(cfg.policyDir)
@@ -63,7 +82,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer conn.Close()
-	svc, err := promoter.New(conn.Bus, conn.Blobs, verifier, opts...)
+	svc, err := promoter.New(conn.Bus, conn.Blobs, verifier, decisions, opts...)
 	if err != nil {
 		return err
 	}

@@ -748,8 +748,14 @@ type PromotionDecided struct {
 	// Digests of the DSSE envelopes the decision relied on.
 	AttestationDigests []string               `protobuf:"bytes,9,rep,name=attestation_digests,json=attestationDigests,proto3" json:"attestation_digests,omitempty"`
 	DecidedAt          *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=decided_at,json=decidedAt,proto3" json:"decided_at,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The signed SLSA Verification Summary Attestation (v1) of this decision, a DSSE
+	// envelope in the blob store. The promoter acts only on an allowance whose VSA verifies
+	// against the decision keys it trusts; nothing else in this message is believed.
+	Vsa *BlobRef `protobuf:"bytes,11,opt,name=vsa,proto3" json:"vsa,omitempty"`
+	// Machine-readable outcome of each requirement, in policy order.
+	Requirements  []*RequirementOutcome `protobuf:"bytes,12,rep,name=requirements,proto3" json:"requirements,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PromotionDecided) Reset() {
@@ -852,6 +858,123 @@ func (x *PromotionDecided) GetDecidedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *PromotionDecided) GetVsa() *BlobRef {
+	if x != nil {
+		return x.Vsa
+	}
+	return nil
+}
+
+func (x *PromotionDecided) GetRequirements() []*RequirementOutcome {
+	if x != nil {
+		return x.Requirements
+	}
+	return nil
+}
+
+// RequirementOutcome is one policy requirement's result in a decision.
+type RequirementOutcome struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	PredicateType string                 `protobuf:"bytes,2,opt,name=predicate_type,json=predicateType,proto3" json:"predicate_type,omitempty"`
+	// satisfied, missing, failed.
+	Status string `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	// Stable reason code (see package policy), e.g. condition-false, threshold-unmet.
+	Code              string   `protobuf:"bytes,4,opt,name=code,proto3" json:"code,omitempty"`
+	Reason            string   `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	Required          bool     `protobuf:"varint,6,opt,name=required,proto3" json:"required,omitempty"`
+	AttestationDigest string   `protobuf:"bytes,7,opt,name=attestation_digest,json=attestationDigest,proto3" json:"attestation_digest,omitempty"`
+	KeyIds            []string `protobuf:"bytes,8,rep,name=key_ids,json=keyIds,proto3" json:"key_ids,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *RequirementOutcome) Reset() {
+	*x = RequirementOutcome{}
+	mi := &file_custody_events_v1_events_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequirementOutcome) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequirementOutcome) ProtoMessage() {}
+
+func (x *RequirementOutcome) ProtoReflect() protoreflect.Message {
+	mi := &file_custody_events_v1_events_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequirementOutcome.ProtoReflect.Descriptor instead.
+func (*RequirementOutcome) Descriptor() ([]byte, []int) {
+	return file_custody_events_v1_events_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *RequirementOutcome) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RequirementOutcome) GetPredicateType() string {
+	if x != nil {
+		return x.PredicateType
+	}
+	return ""
+}
+
+func (x *RequirementOutcome) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *RequirementOutcome) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *RequirementOutcome) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RequirementOutcome) GetRequired() bool {
+	if x != nil {
+		return x.Required
+	}
+	return false
+}
+
+func (x *RequirementOutcome) GetAttestationDigest() string {
+	if x != nil {
+		return x.AttestationDigest
+	}
+	return ""
+}
+
+func (x *RequirementOutcome) GetKeyIds() []string {
+	if x != nil {
+		return x.KeyIds
+	}
+	return nil
+}
+
 // PromotionCompleted: the image is in its destination. Subject custody.promotion.completed.
 type PromotionCompleted struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -869,7 +992,7 @@ type PromotionCompleted struct {
 
 func (x *PromotionCompleted) Reset() {
 	*x = PromotionCompleted{}
-	mi := &file_custody_events_v1_events_proto_msgTypes[7]
+	mi := &file_custody_events_v1_events_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -881,7 +1004,7 @@ func (x *PromotionCompleted) String() string {
 func (*PromotionCompleted) ProtoMessage() {}
 
 func (x *PromotionCompleted) ProtoReflect() protoreflect.Message {
-	mi := &file_custody_events_v1_events_proto_msgTypes[7]
+	mi := &file_custody_events_v1_events_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -894,7 +1017,7 @@ func (x *PromotionCompleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PromotionCompleted.ProtoReflect.Descriptor instead.
 func (*PromotionCompleted) Descriptor() ([]byte, []int) {
-	return file_custody_events_v1_events_proto_rawDescGZIP(), []int{7}
+	return file_custody_events_v1_events_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PromotionCompleted) GetRequestId() string {
@@ -954,7 +1077,7 @@ type PromotionFailed struct {
 
 func (x *PromotionFailed) Reset() {
 	*x = PromotionFailed{}
-	mi := &file_custody_events_v1_events_proto_msgTypes[8]
+	mi := &file_custody_events_v1_events_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -966,7 +1089,7 @@ func (x *PromotionFailed) String() string {
 func (*PromotionFailed) ProtoMessage() {}
 
 func (x *PromotionFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_custody_events_v1_events_proto_msgTypes[8]
+	mi := &file_custody_events_v1_events_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -979,7 +1102,7 @@ func (x *PromotionFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PromotionFailed.ProtoReflect.Descriptor instead.
 func (*PromotionFailed) Descriptor() ([]byte, []int) {
-	return file_custody_events_v1_events_proto_rawDescGZIP(), []int{8}
+	return file_custody_events_v1_events_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PromotionFailed) GetRequestId() string {
@@ -1082,7 +1205,7 @@ const file_custody_events_v1_events_proto_rawDesc = "" +
 	"\x05image\x18\x02 \x01(\tR\x05image\x12\x16\n" +
 	"\x06digest\x18\x03 \x01(\tR\x06digest\x12 \n" +
 	"\vdestination\x18\x04 \x01(\tR\vdestination\x12!\n" +
-	"\frequested_by\x18\x05 \x01(\tR\vrequestedBy\"\x86\x03\n" +
+	"\frequested_by\x18\x05 \x01(\tR\vrequestedBy\"\xff\x03\n" +
 	"\x10PromotionDecided\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x14\n" +
@@ -1097,7 +1220,18 @@ const file_custody_events_v1_events_proto_rawDesc = "" +
 	"\x13attestation_digests\x18\t \x03(\tR\x12attestationDigests\x129\n" +
 	"\n" +
 	"decided_at\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\tdecidedAt\"\xdf\x01\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tdecidedAt\x12,\n" +
+	"\x03vsa\x18\v \x01(\v2\x1a.custody.events.v1.BlobRefR\x03vsa\x12I\n" +
+	"\frequirements\x18\f \x03(\v2%.custody.events.v1.RequirementOutcomeR\frequirements\"\xf7\x01\n" +
+	"\x12RequirementOutcome\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
+	"\x0epredicate_type\x18\x02 \x01(\tR\rpredicateType\x12\x16\n" +
+	"\x06status\x18\x03 \x01(\tR\x06status\x12\x12\n" +
+	"\x04code\x18\x04 \x01(\tR\x04code\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x1a\n" +
+	"\brequired\x18\x06 \x01(\bR\brequired\x12-\n" +
+	"\x12attestation_digest\x18\a \x01(\tR\x11attestationDigest\x12\x17\n" +
+	"\akey_ids\x18\b \x03(\tR\x06keyIds\"\xdf\x01\n" +
 	"\x12PromotionCompleted\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x14\n" +
@@ -1137,7 +1271,7 @@ func file_custody_events_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_custody_events_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_custody_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_custody_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_custody_events_v1_events_proto_goTypes = []any{
 	(ScanStatus)(0),               // 0: custody.events.v1.ScanStatus
 	(Decision)(0),                 // 1: custody.events.v1.Decision
@@ -1148,13 +1282,14 @@ var file_custody_events_v1_events_proto_goTypes = []any{
 	(*AttestationRecorded)(nil),   // 6: custody.events.v1.AttestationRecorded
 	(*PromotionRequested)(nil),    // 7: custody.events.v1.PromotionRequested
 	(*PromotionDecided)(nil),      // 8: custody.events.v1.PromotionDecided
-	(*PromotionCompleted)(nil),    // 9: custody.events.v1.PromotionCompleted
-	(*PromotionFailed)(nil),       // 10: custody.events.v1.PromotionFailed
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*RequirementOutcome)(nil),    // 9: custody.events.v1.RequirementOutcome
+	(*PromotionCompleted)(nil),    // 10: custody.events.v1.PromotionCompleted
+	(*PromotionFailed)(nil),       // 11: custody.events.v1.PromotionFailed
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
 }
 var file_custody_events_v1_events_proto_depIdxs = []int32{
-	11, // 0: custody.events.v1.BuildCompleted.started_at:type_name -> google.protobuf.Timestamp
-	11, // 1: custody.events.v1.BuildCompleted.finished_at:type_name -> google.protobuf.Timestamp
+	12, // 0: custody.events.v1.BuildCompleted.started_at:type_name -> google.protobuf.Timestamp
+	12, // 1: custody.events.v1.BuildCompleted.finished_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: custody.events.v1.ScanCompleted.status:type_name -> custody.events.v1.ScanStatus
 	2,  // 3: custody.events.v1.ScanCompleted.sbom:type_name -> custody.events.v1.BlobRef
 	2,  // 4: custody.events.v1.ScanCompleted.vulns:type_name -> custody.events.v1.BlobRef
@@ -1162,12 +1297,14 @@ var file_custody_events_v1_events_proto_depIdxs = []int32{
 	2,  // 6: custody.events.v1.AttestationSigned.envelope:type_name -> custody.events.v1.BlobRef
 	2,  // 7: custody.events.v1.AttestationRecorded.envelope:type_name -> custody.events.v1.BlobRef
 	1,  // 8: custody.events.v1.PromotionDecided.decision:type_name -> custody.events.v1.Decision
-	11, // 9: custody.events.v1.PromotionDecided.decided_at:type_name -> google.protobuf.Timestamp
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	12, // 9: custody.events.v1.PromotionDecided.decided_at:type_name -> google.protobuf.Timestamp
+	2,  // 10: custody.events.v1.PromotionDecided.vsa:type_name -> custody.events.v1.BlobRef
+	9,  // 11: custody.events.v1.PromotionDecided.requirements:type_name -> custody.events.v1.RequirementOutcome
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_custody_events_v1_events_proto_init() }
@@ -1181,7 +1318,7 @@ func file_custody_events_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_custody_events_v1_events_proto_rawDesc), len(file_custody_events_v1_events_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
