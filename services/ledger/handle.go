@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/custody-dev/custody/pkg/attestation"
 	"github.com/custody-dev/custody/pkg/blob"
 	"github.com/custody-dev/custody/pkg/events"
 	"github.com/custody-dev/custody/pkg/ledger"
@@ -308,6 +310,16 @@ func (s *Service) onDecision(ctx context.Context, msg *events.Message) error {
 	if err != nil {
 		return err
 	}
+	if s.decisions != nil {
+		if err := s.checkDecisionVSA(ctx, digest, &d); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			s.log.ErrorContext(ctx, "decision refused: its VSA does not check out; not recorded",
+				"request_id", clean(d.GetRequestId(), 128), "digest", digest, "error", err)
+			return events.Permanent(fmt.Errorf("decision for request %s: %w", clean(d.GetRequestId(), 128), err))
+		}
+	}
 	// Anything but an explicit allowance is a denial.
 	verdict, status := ledger.Denied, ledger.PromotionDenied
 	if d.GetDecision() == eventsv1.Decision_DECISION_ALLOWED {
@@ -383,4 +395,41 @@ func protoTime(t time.Time, set bool) time.Time {
 		return time.Time{}
 	}
 	return t
+}
+
+// checkDecisionVSA verifies a decision's VSA with the decision keys and checks that it
+// records the verdict, request, destination, policy and evidence the event states.
+func (s *Service) checkDecisionVSA(ctx context.Context, digest string, d *eventsv1.PromotionDecided) error {
+	ref := d.GetVsa().GetDigest()
+	if ref == "" {
+		return errors.New("the decision carries no VSA: only the gate's signed decisions are recorded")
+	}
+	if err := ledger.CheckDigest("VSA digest", ref); err != nil {
+		return err
+	}
+	env, err := s.blobs.Get(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("fetch VSA %s: %w", ref, err)
+	}
+	res, err := s.decisions.Verify(ctx, env, digest)
+	if err != nil {
+		return fmt.Errorf("VSA %s is not signed by a decision key: %w", ref, err)
+	}
+	vsa, err := attestation.ParseVSA(res.Payload)
+	if err != nil {
+		return fmt.Errorf("VSA %s: %w", ref, err)
+	}
+	allowed := d.GetDecision() == eventsv1.Decision_DECISION_ALLOWED
+	want, got := slices.Sorted(slices.Values(d.GetAttestationDigests())), slices.Sorted(slices.Values(vsa.InputAttestations))
+	switch {
+	case vsa.Passed != allowed:
+		return fmt.Errorf("VSA %s records passed=%v, the event %s", ref, vsa.Passed, d.GetDecision())
+	case vsa.Decision.RequestID != d.GetRequestId() || vsa.Decision.Destination != d.GetDestination():
+		return fmt.Errorf("VSA %s decides request %.80q for %.200q, not the event's", ref, vsa.Decision.RequestID, vsa.Decision.Destination)
+	case vsa.PolicyDigest != d.GetPolicyDigest():
+		return fmt.Errorf("VSA %s names policy digest %s, the event %.80q", ref, vsa.PolicyDigest, d.GetPolicyDigest())
+	case !slices.Equal(want, got):
+		return fmt.Errorf("VSA %s relied on other attestations than the event lists", ref)
+	}
+	return nil
 }

@@ -35,6 +35,8 @@ type Service struct {
 	// key; both nil/empty when the service was built without WithLogSigner.
 	logSigner note.Signer
 	logKey    string
+	// decisions verifies the VSAs of decisions; nil records decisions unchecked.
+	decisions *verify.Verifier
 
 	mu       sync.Mutex
 	started  bool
@@ -48,6 +50,7 @@ type options struct {
 	queryTimeout time.Duration
 	logSigner    note.Signer
 	logKey       string
+	decisions    *verify.Verifier
 }
 
 // Option configures a Service.
@@ -123,6 +126,21 @@ func WithLogSigner(signer note.Signer, verifierKey string) Option {
 	}
 }
 
+// WithDecisionKeys makes the ledger record a gate decision only when it carries a SLSA
+// VSA signed by one of v's keys (the gate's decision keys) that says what the event says:
+// a decision published on the bus by anyone else is refused and dead-lettered, so the
+// record auditors read cannot be forged with bus access alone. Without it, decisions are
+// recorded as the events state them.
+func WithDecisionKeys(v *verify.Verifier) Option {
+	return func(o *options) error {
+		if v == nil {
+			return errors.New("ledger: nil decision verifier")
+		}
+		o.decisions = v
+		return nil
+	}
+}
+
 // New returns a Service that consumes from bus, fetches envelopes from blobs, verifies
 // them with verifier and records into store. The caller owns bus, blobs and store.
 func New(bus *events.Bus, blobs *blob.Store, store ledger.Store, verifier *verify.Verifier, opts ...Option) (*Service, error) {
@@ -150,7 +168,7 @@ func New(bus *events.Bus, blobs *blob.Store, store ledger.Store, verifier *verif
 	}
 	s := &Service{
 		bus: bus, blobs: blobs, store: store, verifier: verifier, log: o.log, timeout: o.queryTimeout,
-		logSigner: o.logSigner, logKey: o.logKey,
+		logSigner: o.logSigner, logKey: o.logKey, decisions: o.decisions,
 		spec: events.ConsumerSpec{
 			Name: ConsumerName, Type: "custody.>", Concurrency: o.concurrency, Backoff: o.backoff,
 		},

@@ -266,7 +266,7 @@ func (s *devStack) start(ctx context.Context, e env) error {
 	}{
 		{"ledger", func(b *events.Bus) (starter, error) {
 			return ledgersvc.New(b, blobs, store, recorder, ledgersvc.WithLogger(s.log.With("service", "ledger")),
-				ledgersvc.WithLogSigner(logSigner, logKey))
+				ledgersvc.WithLogSigner(logSigner, logKey), ledgersvc.WithDecisionKeys(decisions))
 		}},
 		{"scanner", func(b *events.Bus) (starter, error) {
 			// The scanner matches against the vulnerability database `custody vulndb import`

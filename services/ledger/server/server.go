@@ -24,6 +24,9 @@ type config struct {
 	httpAddr string
 	logKey   string
 	logPub   string
+	// decisionKeys are the gate's public keys; decisions are recorded only with a VSA
+	// they signed.
+	decisionKeys string
 }
 
 func (c config) Validate() error {
@@ -53,6 +56,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.dbRef, "db", daemon.EnvOr("CUSTODY_DB", "./custody.db"), "ledger database: a SQLite `file`, or a postgres:// URL")
 	fs.StringVar(&cfg.httpAddr, "http", daemon.EnvOr("CUSTODY_HTTP_ADDR", "127.0.0.1:8081"), "address to serve HTTP on")
 	fs.StringVar(&cfg.logKey, "log-key", daemon.EnvOr("CUSTODY_LOG_KEY", ""), "note private key `file` that signs log checkpoints")
+	fs.StringVar(&cfg.decisionKeys, "decision-keys", daemon.EnvOr("CUSTODY_DECISION_KEYS", ""),
+		"comma-separated `files` of the gate's public keys: record a decision only when its VSA verifies with them (recommended; without it decisions are recorded as their events state)")
 	fs.StringVar(&cfg.logPub, "log-pub", daemon.EnvOr("CUSTODY_LOG_PUB", ""), "note verifier key `file` of -log-key")
 	if code, ok := daemon.ParseFlags(fs, args); !ok {
 		return code
@@ -86,6 +91,19 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 			return err
 		}
 		opts = append(opts, opt)
+	}
+	if cfg.decisionKeys != "" {
+		gateKeys, err := daemon.LoadTrustedKeys(cfg.decisionKeys)
+		if err != nil {
+			return fmt.Errorf("decision keys: %w", err)
+		}
+		decisions, err := verify.NewVerifier(gateKeys)
+		if err != nil {
+			return fmt.Errorf("decision keys: %w", err)
+		}
+		opts = append(opts, ledger.WithDecisionKeys(decisions))
+	} else {
+		log.Warn("no decision keys (CUSTODY_DECISION_KEYS): gate decisions are recorded without checking their signed VSA")
 	}
 	svc, err := ledger.New(conn.Bus, conn.Blobs, store, verifier, opts...)
 	if err != nil {

@@ -24,5 +24,5 @@ func TestMainRefusesBadConfiguration(t *testing.T) {
 }
 
 func TestMainHelp(t *testing.T) {
-	daemontest.CheckUsage(t, Main, "-db", "-http", "-trusted-keys", "-log-key", "-nats", "-blob-bucket")
+	daemontest.CheckUsage(t, Main, "-db", "-http", "-trusted-keys", "-log-key", "-decision-keys", "-nats", "-blob-bucket")
 }
