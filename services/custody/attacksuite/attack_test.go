@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"google.golang.org/protobuf/proto"
@@ -69,6 +70,7 @@ type suite struct {
 	bus      *events.Bus
 	blobs    *blob.Store
 	host     string
+	other    string // a second registry, for promotions across registries
 	ev       *evidence
 	k        keys
 	mu       sync.Mutex
@@ -166,8 +168,9 @@ spec:
       predicateType: https://slsa.dev/provenance/v1
       condition: 'size(predicate.runDetails.builder.id) / (size(predicate.runDetails.builder.id) - size(predicate.runDetails.builder.id)) == 1'
 `, s.host)
+	cross := strings.Replace(strings.Replace(prod, "name: prod}", "name: cross}", 1), s.host+"/prod/*", s.other+"/prod/*", 1)
 	var ps []*policy.Policy
-	for _, doc := range []string{prod, prod2, celerr} {
+	for _, doc := range []string{prod, prod2, celerr, cross} {
 		p, err := policy.Parse([]byte(doc))
 		if err != nil {
 			t.Fatalf("policy: %v\n%s", err, doc)
@@ -186,7 +189,7 @@ func newSuite(t *testing.T) *suite {
 	ctx := context.Background()
 	env := eventstest.New(t)
 	s := &suite{
-		t: t, bus: env.Bus(t), host: ocitest.New(t), ev: &evidence{m: map[string][]gate.Envelope{}},
+		t: t, bus: env.Bus(t), host: ocitest.New(t), other: ocitest.New(t), ev: &evidence{m: map[string][]gate.Envelope{}},
 		decided: map[string]*eventsv1.PromotionDecided{}, outcomes: map[string]string{},
 	}
 	var err error
@@ -785,5 +788,81 @@ func TestHappyPathAndTagMove(t *testing.T) {
 	s.request(t, "happy-without-sbom", i, s.host+"/prod/happy2:v1")
 	if d := s.decision(t, "happy-without-sbom"); d.GetDecision() == eventsv1.Decision_DECISION_ALLOWED {
 		t.Fatalf("removing the SBOM still allowed: %q", d.GetReasons())
+	}
+}
+
+// Happy paths across registries and for a multi-platform index: every platform manifest
+// and its own attestations reach the destination, then the tag.
+func TestHappyPathsIndexAndCrossRegistry(t *testing.T) {
+	s := newSuite(t)
+	ctx := context.Background()
+
+	// A two-platform index in staging, each platform with an attestation of its own.
+	idx, err := random.Index(512, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.NewTag(s.host + "/staging/multi:build")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		t.Fatal(err)
+	}
+	h, err := idx.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	index := img{ref: ref.Context().Digest(h.String()), digest: h.String()}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var children []img
+	for _, m := range im.Manifests {
+		c := img{ref: ref.Context().Digest(m.Digest.String()), digest: m.Digest.String()}
+		children = append(children, c)
+		if _, err := oci.Attach(ctx, c.ref, []oci.Attachment{{Envelope: sign(t, s.k.attestor, provenance(t, c, nil)),
+			PredicateType: attestation.PredicateSLSAProvenanceV1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	single := s.push(t, "staging/cross")
+
+	for _, tc := range []struct {
+		name, dest string
+		i          img
+	}{
+		{"multi-platform index, same registry", s.host + "/prod/multi:v1", index},
+		{"across registries", s.other + "/prod/cross:v1", single},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s.ev.set(tc.i.digest, s.good(t, tc.i))
+			id := strings.ReplaceAll(tc.name, " ", "-")
+			s.request(t, id, tc.i, tc.dest)
+			if d := s.decision(t, id); d.GetDecision() != eventsv1.Decision_DECISION_ALLOWED {
+				t.Fatalf("denied: %q", d.GetReasons())
+			}
+			if o := s.outcome(t, id); o != "completed" {
+				t.Fatalf("promotion: %s", o)
+			}
+			destTag, _ := name.NewTag(tc.dest)
+			if desc, err := remote.Head(destTag); err != nil || desc.Digest.String() != tc.i.digest {
+				t.Fatalf("destination tag: %v %v, want %s", desc, err, tc.i.digest)
+			}
+			if tc.i.digest != index.digest {
+				return
+			}
+			for _, c := range children {
+				at := destTag.Context().Digest(c.digest)
+				if _, err := remote.Get(at); err != nil {
+					t.Errorf("platform manifest %s missing at the destination: %v", c.digest, err)
+				}
+				atts, err := oci.ReadAttachments(ctx, at)
+				if err != nil || len(atts) != 1 {
+					t.Errorf("platform %s has %d attestations at the destination (%v), want its 1", c.digest, len(atts), err)
+				}
+			}
+		})
 	}
 }
