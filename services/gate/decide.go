@@ -259,6 +259,13 @@ func (e *evidenceSet) check(ctx context.Context, s *Service, digest string, envs
 		case env.RecordedAt.IsZero():
 			e.rejected[d] = "the evidence source gave no recorded time, so the signing key's validity cannot be checked"
 			continue
+		case env.RecordedAt.After(s.o.now().Add(policy.ClockSkew)):
+			// A recorded time ahead of the clock would check the signing key's validity
+			// at a time that has not come (a key not yet valid) and date the evidence
+			// after now (stretching maxAge).
+			e.rejected[d] = fmt.Sprintf("the evidence source says it was recorded at %s, in the future (now %s)",
+				env.RecordedAt.UTC().Format(time.RFC3339), s.o.now().UTC().Format(time.RFC3339))
+			continue
 		}
 		key := checkKey{envelope: d, subject: digest, recordedAt: env.RecordedAt.UnixNano()}
 		if c, ok := s.cachedCheck(key); ok {

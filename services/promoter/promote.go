@@ -227,8 +227,13 @@ func (s *Service) checkVSA(ctx context.Context, d *eventsv1.PromotionDecided) (*
 			vsa.TimeVerified.Format(time.RFC3339), s.o.maxDecisionAge)
 	}
 	for _, e := range vsa.InputAttestations {
-		if vsa.Decision.RecordedAt[e].IsZero() {
+		at := vsa.Decision.RecordedAt[e]
+		switch {
+		case at.IsZero():
 			return nil, nil, refuse("the VSA %s gives no recorded time for %s", ref, e)
+		case at.After(vsa.TimeVerified.Add(maxClockSkew)):
+			return nil, nil, refuse("the VSA %s says %s was recorded at %s, after the decision at %s", ref, e,
+				at.Format(time.RFC3339), vsa.TimeVerified.Format(time.RFC3339))
 		}
 	}
 	return vsa, data, nil
