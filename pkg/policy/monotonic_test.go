@@ -9,6 +9,7 @@ import (
 
 	"github.com/custody-dev/custody/pkg/attestation"
 	"github.com/custody-dev/custody/pkg/signing"
+	"github.com/custody-dev/custody/pkg/signing/signingtest"
 	"github.com/custody-dev/custody/pkg/verify"
 	"github.com/custody-dev/custody/pkg/vuln"
 )
@@ -19,7 +20,7 @@ import (
 // attestations does not change the verdict. This is the property kpromo's
 // "verify if present" lacks: there, stripping a failing attestation allowed.
 func TestRemovingEvidenceNeverAllows(t *testing.T) {
-	signers := []*signing.Signer{newSigner(t), newSigner(t), newSigner(t), newSigner(t)}
+	signers := []*signing.Signer{signingtest.New(t), signingtest.New(t), signingtest.New(t), signingtest.New(t)}
 	var trusted []verify.TrustedKey
 	for i, s := range signers {
 		tk, err := verify.ParseTrustedKeyPEM(fmt.Sprint("k", i), s.PublicKeyPEM())

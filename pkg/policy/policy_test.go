@@ -2,9 +2,6 @@ package policy_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,22 +15,10 @@ import (
 	"github.com/custody-dev/custody/pkg/attestation"
 	"github.com/custody-dev/custody/pkg/policy"
 	"github.com/custody-dev/custody/pkg/signing"
+	"github.com/custody-dev/custody/pkg/signing/signingtest"
 	"github.com/custody-dev/custody/pkg/verify"
 	eventsv1 "github.com/custody-dev/custody/proto/custody/events/v1"
 )
-
-func newSigner(t testing.TB) *signing.Signer {
-	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := signing.NewSigner(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 func digestOf(s string) string {
 	return "sha256:" + strings.Repeat(s, 64/len(s))[:64]
@@ -47,7 +32,7 @@ type keys struct {
 
 func newKeys(t testing.TB) keys {
 	t.Helper()
-	k := keys{release: newSigner(t), other: newSigner(t)}
+	k := keys{release: signingtest.New(t), other: signingtest.New(t)}
 	var trusted []verify.TrustedKey
 	for name, s := range map[string]*signing.Signer{"release": k.release, "other": k.other} {
 		tk, err := verify.ParseTrustedKeyPEM(name, s.PublicKeyPEM())

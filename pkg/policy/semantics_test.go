@@ -10,12 +10,13 @@ import (
 
 	"github.com/custody-dev/custody/pkg/attestation"
 	"github.com/custody-dev/custody/pkg/policy"
+	"github.com/custody-dev/custody/pkg/signing/signingtest"
 	"github.com/custody-dev/custody/pkg/verify"
 )
 
 func TestThreshold(t *testing.T) {
 	k := newKeys(t)
-	third := newSigner(t)
+	third := signingtest.New(t)
 	img := digestOf("b1")
 	finished := recorded.Add(-time.Minute)
 	st := provenanceOf(t, build(img, "urn:custody:builder:release", finished))

@@ -2,9 +2,7 @@ package gate
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +13,7 @@ import (
 	"github.com/custody-dev/custody/pkg/events/eventstest"
 	"github.com/custody-dev/custody/pkg/policy"
 	"github.com/custody-dev/custody/pkg/signing"
+	"github.com/custody-dev/custody/pkg/signing/signingtest"
 	"github.com/custody-dev/custody/pkg/verify"
 	eventsv1 "github.com/custody-dev/custody/proto/custody/events/v1"
 )
@@ -30,19 +29,6 @@ func (l *listEvidence) Envelopes(context.Context, string) ([]Envelope, error) {
 	return append([]Envelope(nil), l.envs...), nil
 }
 
-func signer(t *testing.T) *signing.Signer {
-	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := signing.NewSigner(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // The decision cache is keyed by the attestation set: a repeated request reuses the
 // decision, new evidence is a new key, and entries expire.
 func TestDecisionCache(t *testing.T) {
@@ -52,7 +38,7 @@ func TestDecisionCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := signer(t)
+	key := signingtest.New(t)
 	tk, err := verify.ParseTrustedKeyPEM("dev", key.PublicKeyPEM())
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +56,7 @@ func TestDecisionCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := &listEvidence{}
-	s, err := New(env.Bus(t), blobs, ev, v, set, signer(t), WithEvidenceWait(0))
+	s, err := New(env.Bus(t), blobs, ev, v, set, signingtest.New(t), WithEvidenceWait(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +113,7 @@ func TestDecisionCache(t *testing.T) {
 	}
 
 	// Caching off: nothing kept.
-	off, err := New(env.Bus(t), blobs, ev, v, set, signer(t), WithEvidenceWait(0), WithCache(0, 0))
+	off, err := New(env.Bus(t), blobs, ev, v, set, signingtest.New(t), WithEvidenceWait(0), WithCache(0, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,13 +123,7 @@ func TestDecisionCache(t *testing.T) {
 }
 
 func sortedEnvelopes(envs []Envelope) []Envelope {
-	out := append([]Envelope(nil), envs...)
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j].Digest < out[i].Digest {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
+	out := slices.Clone(envs)
+	slices.SortFunc(out, func(a, b Envelope) int { return strings.Compare(a.Digest, b.Digest) })
 	return out
 }

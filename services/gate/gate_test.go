@@ -2,8 +2,6 @@ package gate_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -22,6 +20,7 @@ import (
 	"github.com/custody-dev/custody/pkg/oci/ocitest"
 	"github.com/custody-dev/custody/pkg/policy"
 	"github.com/custody-dev/custody/pkg/signing"
+	"github.com/custody-dev/custody/pkg/signing/signingtest"
 	"github.com/custody-dev/custody/pkg/verify"
 	eventsv1 "github.com/custody-dev/custody/proto/custody/events/v1"
 	"github.com/custody-dev/custody/services/gate"
@@ -61,19 +60,6 @@ type harness struct {
 	decided  chan *eventsv1.PromotionDecided
 }
 
-func newSigner(t *testing.T) *signing.Signer {
-	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := signing.NewSigner(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func randomDigest(t *testing.T) string {
 	t.Helper()
 	var b [32]byte
@@ -97,9 +83,9 @@ func newHarness(t *testing.T, opts ...gate.Option) *harness {
 	h := &harness{
 		t: t, bus: bus, blobs: blobs,
 		evidence: &mapEvidence{m: map[string][]gate.Envelope{}},
-		trusted:  newSigner(t),
-		decider:  newSigner(t),
-		stranger: newSigner(t),
+		trusted:  signingtest.New(t),
+		decider:  signingtest.New(t),
+		stranger: signingtest.New(t),
 		decided:  make(chan *eventsv1.PromotionDecided, 16),
 	}
 	tk, err := verify.ParseTrustedKeyPEM("dev", h.trusted.PublicKeyPEM())

@@ -10,6 +10,7 @@ import (
 	"github.com/custody-dev/custody/pkg/attestation"
 	"github.com/custody-dev/custody/pkg/events"
 	"github.com/custody-dev/custody/pkg/signing"
+	"github.com/custody-dev/custody/pkg/signing/signingtest"
 	"github.com/custody-dev/custody/pkg/verify"
 	eventsv1 "github.com/custody-dev/custody/proto/custody/events/v1"
 	"github.com/custody-dev/custody/services/ledger"
@@ -21,7 +22,7 @@ import (
 func TestDecisionsNeedTheGatesVSA(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	gateKey := newSigner(t)
+	gateKey := signingtest.New(t)
 	tk, err := verify.ParseTrustedKeyPEM("gate", gateKey.PublicKeyPEM())
 	if err != nil {
 		t.Fatal(err)

@@ -2,8 +2,6 @@ package ledger_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
 	"io"
@@ -29,6 +27,7 @@ import (
 	"github.com/custody-dev/custody/pkg/ledger/ledgertest"
 	"github.com/custody-dev/custody/pkg/ledger/sqlite"
 	"github.com/custody-dev/custody/pkg/signing"
+	"github.com/custody-dev/custody/pkg/signing/signingtest"
 	"github.com/custody-dev/custody/pkg/verify"
 	eventsv1 "github.com/custody-dev/custody/proto/custody/events/v1"
 	"github.com/custody-dev/custody/services/ledger"
@@ -52,19 +51,6 @@ type fixture struct {
 	logKey    string
 }
 
-func newSigner(t *testing.T) *signing.Signer {
-	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := signing.NewSigner(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
@@ -79,7 +65,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = f.store.Close() })
-	f.trusted, f.untrusted = newSigner(t), newSigner(t)
+	f.trusted, f.untrusted = signingtest.New(t), signingtest.New(t)
 	key, err := verify.ParseTrustedKeyPEM("trusted", f.trusted.PublicKeyPEM())
 	if err != nil {
 		t.Fatal(err)

@@ -247,16 +247,16 @@ func sameSet(a, b []string) bool {
 }
 
 // carryEvidence makes sure every envelope the decision relied on, and its VSA, is
-// attached to the destination image, then reads the destination's attachments back and
-// verifies them there. It returns how many envelopes it had to attach.
+// attached to the destination image, then checks the destination's attachments hold
+// exactly the verified bytes. It returns how many envelopes it had to attach.
 func (s *Service) carryEvidence(ctx context.Context, dst name.Digest, evidence []oci.Attachment) (int, error) {
-	present, err := s.attachedDigests(ctx, dst)
+	there, err := s.attached(ctx, dst)
 	if err != nil {
 		return 0, err
 	}
 	var missing []oci.Attachment
 	for _, a := range evidence {
-		if !present[blob.Digest(a.Envelope)] {
+		if _, ok := there[blob.Digest(a.Envelope)]; !ok {
 			missing = append(missing, a)
 		}
 	}
@@ -264,15 +264,10 @@ func (s *Service) carryEvidence(ctx context.Context, dst name.Digest, evidence [
 		if _, err := oci.Attach(ctx, dst, missing, s.o.remote...); err != nil {
 			return 0, fmt.Errorf("attach evidence at %s: %w", dst, err)
 		}
-	}
-	// Re-verify at the destination: what a consumer there reads.
-	stored, err := oci.ReadAttachments(ctx, dst, s.o.remote...)
-	if err != nil {
-		return 0, fmt.Errorf("re-read evidence at %s: %w", dst, err)
-	}
-	there := map[string][]byte{}
-	for _, a := range stored {
-		there[a.Digest] = a.Envelope
+		// Re-read what a consumer at the destination now reads.
+		if there, err = s.attached(ctx, dst); err != nil {
+			return 0, err
+		}
 	}
 	for _, a := range evidence {
 		d := blob.Digest(a.Envelope)
@@ -287,14 +282,15 @@ func (s *Service) carryEvidence(ctx context.Context, dst name.Digest, evidence [
 	return len(missing), nil
 }
 
-func (s *Service) attachedDigests(ctx context.Context, dst name.Digest) (map[string]bool, error) {
+// attached reads the destination's attestation layers, by layer digest.
+func (s *Service) attached(ctx context.Context, dst name.Digest) (map[string][]byte, error) {
 	stored, err := oci.ReadAttachments(ctx, dst, s.o.remote...)
 	if err != nil {
 		return nil, fmt.Errorf("read evidence at %s: %w", dst, err)
 	}
-	out := make(map[string]bool, len(stored))
+	out := make(map[string][]byte, len(stored))
 	for _, a := range stored {
-		out[a.Digest] = true
+		out[a.Digest] = a.Envelope
 	}
 	return out, nil
 }

@@ -2,9 +2,6 @@ package promoter_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"io"
 	"log"
 	"net/http"
@@ -27,6 +24,7 @@ import (
 	"github.com/custody-dev/custody/pkg/oci/ocitest"
 	"github.com/custody-dev/custody/pkg/policy"
 	"github.com/custody-dev/custody/pkg/signing"
+	"github.com/custody-dev/custody/pkg/signing/signingtest"
 	"github.com/custody-dev/custody/pkg/verify"
 	eventsv1 "github.com/custody-dev/custody/proto/custody/events/v1"
 	"github.com/custody-dev/custody/services/promoter"
@@ -57,19 +55,6 @@ type harness struct {
 	decisions *verify.Verifier
 	policy    *policy.Policy
 	outcomes  chan outcome
-}
-
-func newSigner(t *testing.T) *signing.Signer {
-	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := signing.NewSigner(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 // verifiers returns a verifier trusting evidence signed by trusted and one trusting
@@ -105,7 +90,7 @@ func newHarness(t *testing.T, withPolicies bool) *harness {
 	}
 	h := &harness{
 		t: t, bus: bus, blobs: blobs, host: ocitest.New(t),
-		trusted: newSigner(t), stranger: newSigner(t), decider: newSigner(t),
+		trusted: signingtest.New(t), stranger: signingtest.New(t), decider: signingtest.New(t),
 		outcomes: make(chan outcome, 16),
 	}
 	h.verifier, h.decisions = verifiers(t, h.trusted, h.decider)
@@ -580,7 +565,7 @@ func TestPromoterRetriesTransientRegistryErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 			host, failures := flakyRegistry(t, tt.fail)
-			h := &harness{t: t, bus: bus, blobs: blobs, host: host, trusted: newSigner(t), decider: newSigner(t), outcomes: make(chan outcome, 4)}
+			h := &harness{t: t, bus: bus, blobs: blobs, host: host, trusted: signingtest.New(t), decider: signingtest.New(t), outcomes: make(chan outcome, 4)}
 			h.verifier, h.decisions = verifiers(t, h.trusted, h.decider)
 			v := h.verifier
 			if h.policy, err = policy.Parse(policy.DefaultDevPolicy()); err != nil {

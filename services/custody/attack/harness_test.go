@@ -2,9 +2,6 @@ package attack_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
@@ -25,6 +22,7 @@ import (
 	"github.com/custody-dev/custody/pkg/oci/ocitest"
 	"github.com/custody-dev/custody/pkg/policy"
 	"github.com/custody-dev/custody/pkg/signing"
+	"github.com/custody-dev/custody/pkg/signing/signingtest"
 	"github.com/custody-dev/custody/pkg/verify"
 	eventsv1 "github.com/custody-dev/custody/proto/custody/events/v1"
 	"github.com/custody-dev/custody/services/gate"
@@ -77,19 +75,6 @@ type untouched struct {
 	digests                      []string
 }
 
-func newSigner(t *testing.T) *signing.Signer {
-	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := signing.NewSigner(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func trustedKey(t *testing.T, name string, s *signing.Signer, notBefore, notAfter time.Time) verify.TrustedKey {
 	t.Helper()
 	k, err := verify.ParseTrustedKeyPEM(name, s.PublicKeyPEM())
@@ -112,8 +97,8 @@ func newSuite(t *testing.T) *suite {
 	s := &suite{
 		bus: bus, blobs: blobs, evidence: newAttackerEvidence(), hooks: &registryHooks{onGet: map[string]func(){}},
 		start:    time.Now(),
-		attestor: newSigner(t), second: newSigner(t), expiring: newSigner(t), notYet: newSigner(t),
-		retired: newSigner(t), stranger: newSigner(t), gateKey: newSigner(t),
+		attestor: signingtest.New(t), second: signingtest.New(t), expiring: signingtest.New(t), notYet: signingtest.New(t),
+		retired: signingtest.New(t), stranger: signingtest.New(t), gateKey: signingtest.New(t),
 	}
 	s.hostA = ocitest.Serve(t, s.hooks.wrap(ocitest.Handler()))
 	s.hostB = ocitest.New(t)

@@ -2,9 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"database/sql"
 	"fmt"
 	"net/http/httptest"
@@ -19,7 +16,7 @@ import (
 	"github.com/custody-dev/custody/pkg/events/eventstest"
 	"github.com/custody-dev/custody/pkg/ledger"
 	"github.com/custody-dev/custody/pkg/ledger/sqlite"
-	"github.com/custody-dev/custody/pkg/signing"
+	"github.com/custody-dev/custody/pkg/signing/signingtest"
 	"github.com/custody-dev/custody/pkg/tlog"
 	"github.com/custody-dev/custody/pkg/verify"
 	ledgersvc "github.com/custody-dev/custody/services/ledger"
@@ -45,14 +42,7 @@ func newLogFixture(t *testing.T) *logFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = f.store.Close() })
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig, err := signing.NewSigner(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sig := signingtest.New(t)
 	key, err := verify.ParseTrustedKeyPEM("k", sig.PublicKeyPEM())
 	if err != nil {
 		t.Fatal(err)
