@@ -33,6 +33,9 @@ type Ref struct {
 // Store is a content-addressed store on one Object Store bucket.
 type Store struct {
 	os      jetstream.ObjectStore
+	js      jetstream.JetStream
+	stream  jetstream.Stream
+	bucket  string
 	maxSize int64
 }
 
@@ -104,7 +107,13 @@ func Open(ctx context.Context, js jetstream.JetStream, bucket string, opts ...Op
 	if err != nil {
 		return nil, fmt.Errorf("blob: open bucket %s: %w", bucket, err)
 	}
-	return &Store{os: os, maxSize: o.maxSize}, nil
+	// The bucket's stream, for reading and writing single-chunk objects with direct
+	// message gets and two publishes (see small.go).
+	stream, err := js.Stream(ctx, fmt.Sprintf(streamNameTmpl, bucket))
+	if err != nil {
+		return nil, fmt.Errorf("blob: open bucket %s: stream: %w", bucket, err)
+	}
+	return &Store{os: os, js: js, stream: stream, bucket: bucket, maxSize: o.maxSize}, nil
 }
 
 // Digest returns sha256:<hex> of data.
@@ -126,13 +135,21 @@ func (s *Store) Put(ctx context.Context, mediaType string, data []byte) (Ref, er
 		return Ref{}, fmt.Errorf("blob: %d bytes exceeds the %d-byte limit", len(data), s.maxSize)
 	}
 	ref := Ref{Digest: Digest(data), MediaType: mediaType, Size: int64(len(data))}
-	if info, err := s.os.GetInfo(ctx, key(ref.Digest)); err == nil && !info.Deleted && int64(info.Size) == ref.Size {
+	prev, err := s.info(ctx, key(ref.Digest))
+	if err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		return Ref{}, fmt.Errorf("blob: put %s: %w", ref.Digest, err)
+	}
+	if prev != nil && !prev.Deleted && int64(prev.Size) == ref.Size {
 		return ref, nil
 	}
-	_, err := s.os.Put(ctx, jetstream.ObjectMeta{
-		Name:    key(ref.Digest),
-		Headers: map[string][]string{"Content-Type": {mediaType}},
-	}, bytes.NewReader(data))
+	if len(data) <= chunkSize {
+		err = s.putSmall(ctx, key(ref.Digest), mediaType, data, prev)
+	} else {
+		_, err = s.os.Put(ctx, jetstream.ObjectMeta{
+			Name:    key(ref.Digest),
+			Headers: map[string][]string{"Content-Type": {mediaType}},
+		}, bytes.NewReader(data))
+	}
 	if err != nil {
 		return Ref{}, fmt.Errorf("blob: put %s: %w", ref.Digest, err)
 	}
@@ -144,6 +161,34 @@ func (s *Store) Get(ctx context.Context, digest string) ([]byte, error) {
 	if !ValidDigest(digest) {
 		return nil, fmt.Errorf("blob: %q is not a sha256:<hex> digest", digest)
 	}
+	info, err := s.info(ctx, key(digest))
+	switch {
+	case errors.Is(err, jetstream.ErrObjectNotFound):
+		return nil, fmt.Errorf("blob %s: %w", digest, ErrNotFound)
+	case err != nil:
+		return nil, fmt.Errorf("blob: get %s: %w", digest, err)
+	case info.Deleted:
+		return nil, fmt.Errorf("blob %s: %w", digest, ErrNotFound)
+	case info.Size > uint64(s.maxSize):
+		return nil, fmt.Errorf("blob %s: %d bytes, larger than the %d-byte limit", digest, info.Size, s.maxSize)
+	}
+	var data []byte
+	if info.Chunks <= 1 && (info.Opts == nil || info.Opts.Link == nil) {
+		data, err = s.getSmall(ctx, info)
+	} else {
+		data, err = s.getChunked(ctx, digest)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if Digest(data) != digest {
+		return nil, fmt.Errorf("blob %s: %w", digest, ErrCorrupt)
+	}
+	return data, nil
+}
+
+// getChunked reads an object of several chunks through the object store's own reader.
+func (s *Store) getChunked(ctx context.Context, digest string) ([]byte, error) {
 	r, err := s.os.Get(ctx, key(digest))
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		return nil, fmt.Errorf("blob %s: %w", digest, ErrNotFound)
@@ -158,9 +203,6 @@ func (s *Store) Get(ctx context.Context, digest string) ([]byte, error) {
 	}
 	if int64(len(data)) > s.maxSize {
 		return nil, fmt.Errorf("blob %s: larger than the %d-byte limit", digest, s.maxSize)
-	}
-	if Digest(data) != digest {
-		return nil, fmt.Errorf("blob %s: %w", digest, ErrCorrupt)
 	}
 	return data, nil
 }

@@ -23,24 +23,10 @@ var (
 // Requests and responses are structs so that the contract can grow without breaking
 // implementations.
 type Store interface {
-	// RecordEvent appends an event to the history. Idempotent on Event.ID: the same
-	// event again reports Inserted false; a different event under a recorded id is
-	// ErrConflict.
-	RecordEvent(ctx context.Context, req RecordEventRequest) (RecordEventResponse, error)
-	// PutBuild records a build. Idempotent on Build.EventID.
-	PutBuild(ctx context.Context, req PutBuildRequest) (PutBuildResponse, error)
-	// PutAttestation records a verified attestation. Idempotent on the envelope digest
-	// (for the same subject): the first record is kept.
-	PutAttestation(ctx context.Context, req PutAttestationRequest) (PutAttestationResponse, error)
-	// PutScan records a scan. Idempotent on Scan.EventID.
-	PutScan(ctx context.Context, req PutScanRequest) (PutScanResponse, error)
-	// PutDecision records a gate decision. Idempotent on Decision.EventID.
-	PutDecision(ctx context.Context, req PutDecisionRequest) (PutDecisionResponse, error)
-	// UpdatePromotion creates or advances the promotion row keyed by RequestID. Status
-	// only moves forward (requested, then allowed or denied, then completed or
-	// failed), so events applied out of order or twice leave the same row; fields the
-	// row lacks are filled in from any update.
-	UpdatePromotion(ctx context.Context, req UpdatePromotionRequest) (UpdatePromotionResponse, error)
+	// Writer is every write, one transaction each.
+	Writer
+	// WriteBatch applies several items' writes in one transaction (see WriteBatchRequest).
+	WriteBatch(ctx context.Context, req WriteBatchRequest) (WriteBatchResponse, error)
 
 	// Provenance returns everything recorded about an artifact digest, or ErrNotFound
 	// when nothing is.
@@ -51,11 +37,6 @@ type Store interface {
 	// first; an empty list (not an error) when there are none.
 	AttestationsFor(ctx context.Context, digest string) ([]Attestation, error)
 
-	// AppendLog appends an entry to the append-only log at the next index (indexes run
-	// 0, 1, 2... without gaps). Idempotent on (Kind, Key): the same entry again returns
-	// its existing index with Inserted false; a different entry under a recorded key is
-	// ErrConflict.
-	AppendLog(ctx context.Context, req AppendLogRequest) (AppendLogResponse, error)
 	// LogSize returns the number of entries in the log.
 	LogSize(ctx context.Context) (int64, error)
 	// LogEntries returns the entries with start <= index < end, in index order; fewer

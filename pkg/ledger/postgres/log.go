@@ -15,12 +15,13 @@ import (
 // AppendLog appends an entry at the next index, idempotently on (kind, key). The
 // transaction locks log_entries against other writers (readers go on), so concurrent
 // appends are serialised and indexes have no gaps.
-func (s *Store) AppendLog(ctx context.Context, req ledger.AppendLogRequest) (ledger.AppendLogResponse, error) {
+func (w writer) AppendLog(ctx context.Context, req ledger.AppendLogRequest) (ledger.AppendLogResponse, error) {
 	if err := req.Validate(); err != nil {
 		return ledger.AppendLogResponse{}, err
 	}
 	var resp ledger.AppendLogResponse
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := w.inTx(ctx, func(tx pgx.Tx) error {
+		// Held until the transaction ends: inside a batch, once for the whole batch.
 		if _, err := tx.Exec(ctx, "LOCK TABLE log_entries IN EXCLUSIVE MODE"); err != nil {
 			return err
 		}
@@ -42,7 +43,7 @@ func (s *Store) AppendLog(ctx context.Context, req ledger.AppendLogRequest) (led
 		}
 		resp.Inserted = true
 		_, err = tx.Exec(ctx, "INSERT INTO log_entries (idx, kind, key, entry, leaf_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-			resp.Index, req.Kind, req.Key, req.Entry, tlog.LeafHash(req.Entry), micros(s.now()))
+			resp.Index, req.Kind, req.Key, req.Entry, tlog.LeafHash(req.Entry), micros(w.s.now()))
 		return err
 	})
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 )
 
 // RecordEvent appends an event to the history, idempotently on its id.
-func (s *Store) RecordEvent(ctx context.Context, req ledger.RecordEventRequest) (ledger.RecordEventResponse, error) {
+func (w writer) RecordEvent(ctx context.Context, req ledger.RecordEventRequest) (ledger.RecordEventResponse, error) {
 	if err := req.Validate(); err != nil {
 		return ledger.RecordEventResponse{}, err
 	}
@@ -27,13 +27,13 @@ func (s *Store) RecordEvent(ctx context.Context, req ledger.RecordEventRequest) 
 	if payload == nil {
 		payload = []byte{}
 	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO events (id, type, source, subject_digest, time, nats_subject, stream_seq,
+	tag, err := w.q().Exec(ctx, `INSERT INTO events (id, type, source, subject_digest, time, nats_subject, stream_seq,
 		trace_id, payload, dlq, dlq_consumer, dlq_reason, dlq_original_id, dlq_original_subject, dlq_original_seq,
 		dlq_attempts, recorded_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (id) DO NOTHING`,
 		e.ID, e.Type, e.Source, e.Subject, e.Time, e.NATSSubject, int64(e.StreamSequence), e.TraceID, payload,
 		e.DeadLetter != nil, dl.Consumer, dl.Reason, dl.OriginalID, dl.OriginalSubject, int64(dl.OriginalSequence),
-		int64(dl.Attempts), s.now())
+		int64(dl.Attempts), w.s.now())
 	if err != nil {
 		return ledger.RecordEventResponse{}, fmt.Errorf("postgres: record event %s: %w", e.ID, err)
 	}
@@ -43,7 +43,7 @@ func (s *Store) RecordEvent(ctx context.Context, req ledger.RecordEventRequest) 
 	// Same id: the same event again, or a different one claiming its id.
 	var typ, subject string
 	var old []byte
-	err = s.pool.QueryRow(ctx, "SELECT type, subject_digest, payload FROM events WHERE id = $1", e.ID).
+	err = w.q().QueryRow(ctx, "SELECT type, subject_digest, payload FROM events WHERE id = $1", e.ID).
 		Scan(&typ, &subject, &old)
 	if err != nil {
 		return ledger.RecordEventResponse{}, fmt.Errorf("postgres: record event %s: read existing: %w", e.ID, err)
@@ -56,16 +56,16 @@ func (s *Store) RecordEvent(ctx context.Context, req ledger.RecordEventRequest) 
 }
 
 // PutBuild records a build, idempotently on its event id.
-func (s *Store) PutBuild(ctx context.Context, req ledger.PutBuildRequest) (ledger.PutBuildResponse, error) {
+func (w writer) PutBuild(ctx context.Context, req ledger.PutBuildRequest) (ledger.PutBuildResponse, error) {
 	if err := req.Validate(); err != nil {
 		return ledger.PutBuildResponse{}, err
 	}
 	b := req.Build
-	tag, err := s.pool.Exec(ctx, `INSERT INTO builds (event_id, digest, image, source_repository, source_ref, commit_id,
+	tag, err := w.q().Exec(ctx, `INSERT INTO builds (event_id, digest, image, source_repository, source_ref, commit_id,
 		builder_id, build_type, invocation_id, started_at, finished_at, recorded_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (event_id) DO NOTHING`,
 		b.EventID, b.Digest, b.Image, b.SourceRepository, b.SourceRef, b.Commit, b.BuilderID, b.BuildType,
-		b.InvocationID, nullTime(b.StartedAt), nullTime(b.FinishedAt), s.now())
+		b.InvocationID, nullTime(b.StartedAt), nullTime(b.FinishedAt), w.s.now())
 	if err != nil {
 		return ledger.PutBuildResponse{}, fmt.Errorf("postgres: put build %s: %w", b.Digest, err)
 	}
@@ -74,19 +74,19 @@ func (s *Store) PutBuild(ctx context.Context, req ledger.PutBuildRequest) (ledge
 
 // PutAttestation records a verified attestation, idempotently on its envelope digest
 // and subject.
-func (s *Store) PutAttestation(ctx context.Context, req ledger.PutAttestationRequest) (ledger.PutAttestationResponse, error) {
+func (w writer) PutAttestation(ctx context.Context, req ledger.PutAttestationRequest) (ledger.PutAttestationResponse, error) {
 	if err := req.Validate(); err != nil {
 		return ledger.PutAttestationResponse{}, err
 	}
 	a := req.Attestation
 	if a.RecordedAt.IsZero() {
-		a.RecordedAt = s.now()
+		a.RecordedAt = w.s.now()
 	}
 	a.RecordedAt = micros(a.RecordedAt)
 	a.KeyIDs = slices.Clone(a.KeyIDs)
 	slices.Sort(a.KeyIDs)
 	a.KeyIDs = slices.Compact(a.KeyIDs)
-	tag, err := s.pool.Exec(ctx, `INSERT INTO attestations (envelope_digest, subject_digest, image, predicate_type,
+	tag, err := w.q().Exec(ctx, `INSERT INTO attestations (envelope_digest, subject_digest, image, predicate_type,
 		key_ids, blob_digest, blob_media_type, blob_size, attachment, event_id, recorded_at, log_index)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (envelope_digest, subject_digest) DO NOTHING`,
 		a.EnvelopeDigest, a.SubjectDigest, a.Image, a.PredicateType, a.KeyIDs, a.Envelope.Digest, a.Envelope.MediaType,
@@ -97,7 +97,7 @@ func (s *Store) PutAttestation(ctx context.Context, req ledger.PutAttestationReq
 	if tag.RowsAffected() == 1 {
 		return ledger.PutAttestationResponse{Inserted: true, Attestation: a}, nil
 	}
-	existing, err := queryAttestations(ctx, s.pool, attestationColumns+" WHERE envelope_digest = $1 AND subject_digest = $2",
+	existing, err := queryAttestations(ctx, w.q(), attestationColumns+" WHERE envelope_digest = $1 AND subject_digest = $2",
 		a.EnvelopeDigest, a.SubjectDigest)
 	if err == nil && len(existing) != 1 {
 		err = pgx.ErrNoRows
@@ -109,16 +109,16 @@ func (s *Store) PutAttestation(ctx context.Context, req ledger.PutAttestationReq
 }
 
 // PutScan records a scan, idempotently on its event id.
-func (s *Store) PutScan(ctx context.Context, req ledger.PutScanRequest) (ledger.PutScanResponse, error) {
+func (w writer) PutScan(ctx context.Context, req ledger.PutScanRequest) (ledger.PutScanResponse, error) {
 	if err := req.Validate(); err != nil {
 		return ledger.PutScanResponse{}, err
 	}
 	sc := req.Scan
-	tag, err := s.pool.Exec(ctx, `INSERT INTO scans (event_id, digest, image, status, sbom_digest, package_count, detail,
+	tag, err := w.q().Exec(ctx, `INSERT INTO scans (event_id, digest, image, status, sbom_digest, package_count, detail,
 		scanner, build_event_id, scanned_at, recorded_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (event_id) DO NOTHING`,
 		sc.EventID, sc.Digest, sc.Image, string(sc.Status), sc.SBOMDigest, sc.PackageCount, sc.Detail, sc.Scanner,
-		sc.BuildEventID, nullTime(sc.ScannedAt), s.now())
+		sc.BuildEventID, nullTime(sc.ScannedAt), w.s.now())
 	if err != nil {
 		return ledger.PutScanResponse{}, fmt.Errorf("postgres: put scan %s: %w", sc.Digest, err)
 	}
@@ -126,16 +126,16 @@ func (s *Store) PutScan(ctx context.Context, req ledger.PutScanRequest) (ledger.
 }
 
 // PutDecision records a gate decision, idempotently on its event id.
-func (s *Store) PutDecision(ctx context.Context, req ledger.PutDecisionRequest) (ledger.PutDecisionResponse, error) {
+func (w writer) PutDecision(ctx context.Context, req ledger.PutDecisionRequest) (ledger.PutDecisionResponse, error) {
 	if err := req.Validate(); err != nil {
 		return ledger.PutDecisionResponse{}, err
 	}
 	d := req.Decision
-	tag, err := s.pool.Exec(ctx, `INSERT INTO decisions (event_id, request_id, digest, image, destination, verdict,
+	tag, err := w.q().Exec(ctx, `INSERT INTO decisions (event_id, request_id, digest, image, destination, verdict,
 		reasons, policy_name, policy_digest, attestation_digests, decided_at, recorded_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (event_id) DO NOTHING`,
 		d.EventID, d.RequestID, d.Digest, d.Image, d.Destination, string(d.Verdict), list(d.Reasons), d.PolicyName,
-		d.PolicyDigest, list(d.AttestationDigests), d.DecidedAt, s.now())
+		d.PolicyDigest, list(d.AttestationDigests), d.DecidedAt, w.s.now())
 	if err != nil {
 		return ledger.PutDecisionResponse{}, fmt.Errorf("postgres: put decision %s: %w", d.RequestID, err)
 	}
@@ -143,14 +143,14 @@ func (s *Store) PutDecision(ctx context.Context, req ledger.PutDecisionRequest) 
 }
 
 // UpdatePromotion creates or advances a promotion row (see ledger.MergePromotion).
-func (s *Store) UpdatePromotion(ctx context.Context, req ledger.UpdatePromotionRequest) (ledger.UpdatePromotionResponse, error) {
+func (w writer) UpdatePromotion(ctx context.Context, req ledger.UpdatePromotionRequest) (ledger.UpdatePromotionResponse, error) {
 	if err := req.Validate(); err != nil {
 		return ledger.UpdatePromotionResponse{}, err
 	}
 	var resp ledger.UpdatePromotionResponse
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := w.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		resp, err = s.updatePromotion(ctx, tx, req.Promotion)
+		resp, err = w.s.updatePromotion(ctx, tx, req.Promotion)
 		return err
 	})
 	if err != nil {

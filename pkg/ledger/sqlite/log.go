@@ -11,21 +11,27 @@ import (
 	"github.com/custody-dev/custody/pkg/tlog"
 )
 
-// AppendLog appends an entry at the next index, idempotently on (kind, key). The
-// transaction takes the write lock at BEGIN (_txlock=immediate), so concurrent appends
-// are serialised and indexes have no gaps.
-func (s *Store) AppendLog(ctx context.Context, req ledger.AppendLogRequest) (ledger.AppendLogResponse, error) {
+// AppendLog appends an entry at the next index, idempotently on (kind, key). Outside a
+// batch it runs in a transaction of its own, which takes the write lock at BEGIN
+// (_txlock=immediate), so concurrent appends are serialised and indexes have no gaps.
+func (w writer) AppendLog(ctx context.Context, req ledger.AppendLogRequest) (ledger.AppendLogResponse, error) {
 	if err := req.Validate(); err != nil {
 		return ledger.AppendLogResponse{}, err
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return ledger.AppendLogResponse{}, fmt.Errorf("sqlite: append log %s %s: %w", req.Kind, req.Key, err)
+	if w.tx == nil {
+		var resp ledger.AppendLogResponse
+		err := w.s.inTx(ctx, func(tx writer) (err error) {
+			resp, err = tx.AppendLog(ctx, req)
+			return err
+		})
+		if err != nil {
+			return ledger.AppendLogResponse{}, err
+		}
+		return resp, nil
 	}
-	defer func() { _ = tx.Rollback() }()
 	var idx int64
 	var old []byte
-	err = tx.QueryRowContext(ctx, "SELECT idx, entry FROM log_entries WHERE kind = ? AND key = ?", req.Kind, req.Key).Scan(&idx, &old)
+	err := w.queryRow(ctx, sqlSelectLogEntry, req.Kind, req.Key).Scan(&idx, &old)
 	switch {
 	case err == nil:
 		if !bytes.Equal(old, req.Entry) {
@@ -36,15 +42,12 @@ func (s *Store) AppendLog(ctx context.Context, req ledger.AppendLogRequest) (led
 	case !errors.Is(err, sql.ErrNoRows):
 		return ledger.AppendLogResponse{}, fmt.Errorf("sqlite: append log %s %s: %w", req.Kind, req.Key, err)
 	}
-	if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(idx) + 1, 0) FROM log_entries").Scan(&idx); err != nil {
+	if err := w.queryRow(ctx, sqlLogSize).Scan(&idx); err != nil {
 		return ledger.AppendLogResponse{}, fmt.Errorf("sqlite: append log %s %s: size: %w", req.Kind, req.Key, err)
 	}
-	if _, err := tx.ExecContext(ctx, "INSERT INTO log_entries (idx, kind, key, entry, leaf_hash, created_ns) VALUES (?, ?, ?, ?, ?, ?)",
-		idx, req.Kind, req.Key, req.Entry, tlog.LeafHash(req.Entry), s.now().UnixNano()); err != nil {
+	if _, err := w.exec(ctx, sqlInsertLogEntry,
+		idx, req.Kind, req.Key, req.Entry, tlog.LeafHash(req.Entry), w.s.now().UnixNano()); err != nil {
 		return ledger.AppendLogResponse{}, fmt.Errorf("sqlite: append log %s %s: %w", req.Kind, req.Key, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return ledger.AppendLogResponse{}, fmt.Errorf("sqlite: append log %s %s: commit: %w", req.Kind, req.Key, err)
 	}
 	return ledger.AppendLogResponse{Index: idx, Inserted: true}, nil
 }

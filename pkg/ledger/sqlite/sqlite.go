@@ -29,6 +29,8 @@ type Store struct {
 	now       func() time.Time
 	closeOnce sync.Once
 	closeErr  error
+	// stmts are the prepared preparedStatements, written once by Open.
+	stmts map[string]*sql.Stmt
 }
 
 var _ ledger.Store = (*Store)(nil)
@@ -114,6 +116,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
+	if err := s.prepare(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -147,7 +153,12 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database. It is safe to call twice.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() { s.closeErr = s.db.Close() })
+	s.closeOnce.Do(func() {
+		for _, st := range s.stmts {
+			_ = st.Close()
+		}
+		s.closeErr = s.db.Close()
+	})
 	return s.closeErr
 }
 

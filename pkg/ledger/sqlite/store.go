@@ -14,7 +14,7 @@ import (
 )
 
 // RecordEvent appends an event to the history, idempotently on its id.
-func (s *Store) RecordEvent(ctx context.Context, req ledger.RecordEventRequest) (ledger.RecordEventResponse, error) {
+func (w writer) RecordEvent(ctx context.Context, req ledger.RecordEventRequest) (ledger.RecordEventResponse, error) {
 	if err := req.Validate(); err != nil {
 		return ledger.RecordEventResponse{}, err
 	}
@@ -28,13 +28,10 @@ func (s *Store) RecordEvent(ctx context.Context, req ledger.RecordEventRequest) 
 	if payload == nil {
 		payload = []byte{}
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO events (id, type, source, subject_digest, time_ns, nats_subject,
-		stream_seq, trace_id, payload, dlq, dlq_consumer, dlq_reason, dlq_original_id, dlq_original_subject,
-		dlq_original_seq, dlq_attempts, recorded_ns)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+	res, err := w.exec(ctx, sqlInsertEvent,
 		e.ID, e.Type, e.Source, e.Subject, toNS(e.Time), e.NATSSubject, int64(e.StreamSequence), e.TraceID,
 		payload, isDL, dl.Consumer, dl.Reason, dl.OriginalID, dl.OriginalSubject, int64(dl.OriginalSequence),
-		int64(dl.Attempts), s.now().UnixNano())
+		int64(dl.Attempts), w.s.now().UnixNano())
 	if err != nil {
 		return ledger.RecordEventResponse{}, fmt.Errorf("sqlite: record event %s: %w", e.ID, err)
 	}
@@ -44,7 +41,7 @@ func (s *Store) RecordEvent(ctx context.Context, req ledger.RecordEventRequest) 
 	// Same id: the same event again, or a different one claiming its id.
 	var typ, subject string
 	var old []byte
-	err = s.db.QueryRowContext(ctx, "SELECT type, subject_digest, payload FROM events WHERE id = ?", e.ID).
+	err = w.queryRow(ctx, sqlSelectEvent, e.ID).
 		Scan(&typ, &subject, &old)
 	if err != nil {
 		return ledger.RecordEventResponse{}, fmt.Errorf("sqlite: record event %s: read existing: %w", e.ID, err)
@@ -57,16 +54,14 @@ func (s *Store) RecordEvent(ctx context.Context, req ledger.RecordEventRequest) 
 }
 
 // PutBuild records a build, idempotently on its event id.
-func (s *Store) PutBuild(ctx context.Context, req ledger.PutBuildRequest) (ledger.PutBuildResponse, error) {
+func (w writer) PutBuild(ctx context.Context, req ledger.PutBuildRequest) (ledger.PutBuildResponse, error) {
 	if err := req.Validate(); err != nil {
 		return ledger.PutBuildResponse{}, err
 	}
 	b := req.Build
-	res, err := s.db.ExecContext(ctx, `INSERT INTO builds (event_id, digest, image, source_repository, source_ref,
-		commit_id, builder_id, build_type, invocation_id, started_ns, finished_ns, recorded_ns)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
+	res, err := w.exec(ctx, sqlInsertBuild,
 		b.EventID, b.Digest, b.Image, b.SourceRepository, b.SourceRef, b.Commit, b.BuilderID, b.BuildType,
-		b.InvocationID, toNS(b.StartedAt), toNS(b.FinishedAt), s.now().UnixNano())
+		b.InvocationID, toNS(b.StartedAt), toNS(b.FinishedAt), w.s.now().UnixNano())
 	if err != nil {
 		return ledger.PutBuildResponse{}, fmt.Errorf("sqlite: put build %s: %w", b.Digest, err)
 	}
@@ -76,13 +71,13 @@ func (s *Store) PutBuild(ctx context.Context, req ledger.PutBuildRequest) (ledge
 
 // PutAttestation records a verified attestation, idempotently on its envelope digest
 // and subject.
-func (s *Store) PutAttestation(ctx context.Context, req ledger.PutAttestationRequest) (ledger.PutAttestationResponse, error) {
+func (w writer) PutAttestation(ctx context.Context, req ledger.PutAttestationRequest) (ledger.PutAttestationResponse, error) {
 	if err := req.Validate(); err != nil {
 		return ledger.PutAttestationResponse{}, err
 	}
 	a := req.Attestation
 	if a.RecordedAt.IsZero() {
-		a.RecordedAt = s.now()
+		a.RecordedAt = w.s.now()
 	}
 	a.RecordedAt = fromNS(a.RecordedAt.UnixNano())
 	a.KeyIDs = slices.Clone(a.KeyIDs)
@@ -92,9 +87,7 @@ func (s *Store) PutAttestation(ctx context.Context, req ledger.PutAttestationReq
 	if err != nil {
 		return ledger.PutAttestationResponse{}, err
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO attestations (envelope_digest, subject_digest, image, predicate_type,
-		key_ids, blob_digest, blob_media_type, blob_size, attachment, event_id, recorded_ns, log_index)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (envelope_digest, subject_digest) DO NOTHING`,
+	res, err := w.exec(ctx, sqlInsertAttestation,
 		a.EnvelopeDigest, a.SubjectDigest, a.Image, a.PredicateType, keyIDs, a.Envelope.Digest, a.Envelope.MediaType,
 		a.Envelope.Size, a.Attachment, a.EventID, toNS(a.RecordedAt), a.LogIndex)
 	if err != nil {
@@ -107,7 +100,7 @@ func (s *Store) PutAttestation(ctx context.Context, req ledger.PutAttestationReq
 	if inserted {
 		return ledger.PutAttestationResponse{Inserted: true, Attestation: a}, nil
 	}
-	rows, err := s.db.QueryContext(ctx, attestationColumns+" WHERE envelope_digest = ? AND subject_digest = ?",
+	rows, err := w.query(ctx, attestationColumns+" WHERE envelope_digest = ? AND subject_digest = ?",
 		a.EnvelopeDigest, a.SubjectDigest)
 	if err != nil {
 		return ledger.PutAttestationResponse{}, fmt.Errorf("sqlite: put attestation %s: read existing: %w", a.EnvelopeDigest, err)
@@ -121,16 +114,14 @@ func (s *Store) PutAttestation(ctx context.Context, req ledger.PutAttestationReq
 }
 
 // PutScan records a scan, idempotently on its event id.
-func (s *Store) PutScan(ctx context.Context, req ledger.PutScanRequest) (ledger.PutScanResponse, error) {
+func (w writer) PutScan(ctx context.Context, req ledger.PutScanRequest) (ledger.PutScanResponse, error) {
 	if err := req.Validate(); err != nil {
 		return ledger.PutScanResponse{}, err
 	}
 	sc := req.Scan
-	res, err := s.db.ExecContext(ctx, `INSERT INTO scans (event_id, digest, image, status, sbom_digest, package_count,
-		detail, scanner, build_event_id, scanned_ns, recorded_ns)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
+	res, err := w.exec(ctx, sqlInsertScan,
 		sc.EventID, sc.Digest, sc.Image, string(sc.Status), sc.SBOMDigest, sc.PackageCount, sc.Detail, sc.Scanner,
-		sc.BuildEventID, toNS(sc.ScannedAt), s.now().UnixNano())
+		sc.BuildEventID, toNS(sc.ScannedAt), w.s.now().UnixNano())
 	if err != nil {
 		return ledger.PutScanResponse{}, fmt.Errorf("sqlite: put scan %s: %w", sc.Digest, err)
 	}
@@ -139,7 +130,7 @@ func (s *Store) PutScan(ctx context.Context, req ledger.PutScanRequest) (ledger.
 }
 
 // PutDecision records a gate decision, idempotently on its event id.
-func (s *Store) PutDecision(ctx context.Context, req ledger.PutDecisionRequest) (ledger.PutDecisionResponse, error) {
+func (w writer) PutDecision(ctx context.Context, req ledger.PutDecisionRequest) (ledger.PutDecisionResponse, error) {
 	if err := req.Validate(); err != nil {
 		return ledger.PutDecisionResponse{}, err
 	}
@@ -152,11 +143,9 @@ func (s *Store) PutDecision(ctx context.Context, req ledger.PutDecisionRequest) 
 	if err != nil {
 		return ledger.PutDecisionResponse{}, err
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO decisions (event_id, request_id, digest, image, destination, verdict,
-		reasons, policy_name, policy_digest, attestation_digests, decided_ns, recorded_ns)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
+	res, err := w.exec(ctx, sqlInsertDecision,
 		d.EventID, d.RequestID, d.Digest, d.Image, d.Destination, string(d.Verdict), reasons, d.PolicyName,
-		d.PolicyDigest, atts, toNS(d.DecidedAt), s.now().UnixNano())
+		d.PolicyDigest, atts, toNS(d.DecidedAt), w.s.now().UnixNano())
 	if err != nil {
 		return ledger.PutDecisionResponse{}, fmt.Errorf("sqlite: put decision %s: %w", d.RequestID, err)
 	}
@@ -165,46 +154,46 @@ func (s *Store) PutDecision(ctx context.Context, req ledger.PutDecisionRequest) 
 }
 
 // UpdatePromotion creates or advances a promotion row (see ledger.MergePromotion).
-func (s *Store) UpdatePromotion(ctx context.Context, req ledger.UpdatePromotionRequest) (ledger.UpdatePromotionResponse, error) {
+func (w writer) UpdatePromotion(ctx context.Context, req ledger.UpdatePromotionRequest) (ledger.UpdatePromotionResponse, error) {
 	if err := req.Validate(); err != nil {
 		return ledger.UpdatePromotionResponse{}, err
 	}
 	upd := req.Promotion
-	// The transaction takes the write lock at BEGIN (_txlock=immediate), so concurrent
-	// updates of one promotion are serialised rather than lost.
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return ledger.UpdatePromotionResponse{}, fmt.Errorf("sqlite: update promotion %s: %w", upd.RequestID, err)
+	if w.tx == nil {
+		// The transaction takes the write lock at BEGIN (_txlock=immediate), so
+		// concurrent updates of one promotion are serialised rather than lost.
+		var resp ledger.UpdatePromotionResponse
+		err := w.s.inTx(ctx, func(tx writer) (err error) {
+			resp, err = tx.UpdatePromotion(ctx, req)
+			return err
+		})
+		if err != nil {
+			return ledger.UpdatePromotionResponse{}, err
+		}
+		return resp, nil
 	}
-	defer func() { _ = tx.Rollback() }()
+	tx := w.tx
 	old, err := queryPromotion(ctx, tx, upd.RequestID)
 	if err != nil && !errors.Is(err, ledger.ErrNotFound) {
 		return ledger.UpdatePromotionResponse{}, fmt.Errorf("sqlite: update promotion %s: %w", upd.RequestID, err)
 	}
-	p, changed := ledger.MergePromotion(old, upd, s.now())
+	p, changed := ledger.MergePromotion(old, upd, w.s.now())
 	p.UpdatedAt = fromNS(toNS(p.UpdatedAt))
 	resp := ledger.UpdatePromotionResponse{Inserted: old == nil, Changed: changed, Promotion: p}
 	if !changed {
 		return resp, nil
 	}
 	if old == nil {
-		_, err = tx.ExecContext(ctx, `INSERT INTO promotions (request_id, digest, source_image, destination, requested_by,
-			status, destination_image, error, requested_ns, decided_ns, finished_ns, updated_ns)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err = w.exec(ctx, sqlInsertPromotion,
 			p.RequestID, p.Digest, p.SourceImage, p.Destination, p.RequestedBy, string(p.Status), p.DestinationImage,
 			p.Error, toNS(p.RequestedAt), toNS(p.DecidedAt), toNS(p.FinishedAt), toNS(p.UpdatedAt))
 	} else {
-		_, err = tx.ExecContext(ctx, `UPDATE promotions SET digest = ?, source_image = ?, destination = ?, requested_by = ?,
-			status = ?, destination_image = ?, error = ?, requested_ns = ?, decided_ns = ?, finished_ns = ?, updated_ns = ?
-			WHERE request_id = ?`,
+		_, err = w.exec(ctx, sqlUpdatePromotion,
 			p.Digest, p.SourceImage, p.Destination, p.RequestedBy, string(p.Status), p.DestinationImage, p.Error,
 			toNS(p.RequestedAt), toNS(p.DecidedAt), toNS(p.FinishedAt), toNS(p.UpdatedAt), p.RequestID)
 	}
 	if err != nil {
 		return ledger.UpdatePromotionResponse{}, fmt.Errorf("sqlite: update promotion %s: %w", upd.RequestID, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return ledger.UpdatePromotionResponse{}, fmt.Errorf("sqlite: update promotion %s: commit: %w", upd.RequestID, err)
 	}
 	return resp, nil
 }

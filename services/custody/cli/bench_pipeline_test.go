@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -161,6 +162,7 @@ func BenchmarkAttestPipeline(b *testing.B) {
 			defer sub.Unsubscribe()
 
 			b.ResetTimer()
+			stopProfile := benchProfile(b)
 			start := time.Now()
 			// Pipelines publish concurrently: 8 publishers, each waiting for its acks.
 			var pubWG sync.WaitGroup
@@ -192,9 +194,38 @@ func BenchmarkAttestPipeline(b *testing.B) {
 				b.Fatalf("only %d of %d attestations recorded", n, b.N)
 			}
 			elapsed := time.Since(start)
+			stopProfile()
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "att/s")
 		})
+	}
+}
+
+// benchProfileEnv names a file to write a CPU profile of a benchmark's timed part to (the
+// setup, such as pushing images, left out); each sub-benchmark appends its name.
+const benchProfileEnv = "CUSTODY_BENCH_CPUPROFILE"
+
+// benchProfile starts a CPU profile when CUSTODY_BENCH_CPUPROFILE is set and returns the
+// function that stops it.
+func benchProfile(b *testing.B) func() {
+	path := os.Getenv(benchProfileEnv)
+	if path == "" {
+		return func() {}
+	}
+	path += "." + strings.NewReplacer("/", "_", " ", "_").Replace(b.Name())
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatalf("%s: %v", benchProfileEnv, err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		b.Fatalf("%s: %v", benchProfileEnv, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Errorf("%s: %v", benchProfileEnv, err)
+		}
 	}
 }
 

@@ -1,0 +1,55 @@
+package sqlite
+
+// The statements every write runs, prepared once when the store opens (see
+// Store.prepare) and bound to each transaction that runs them.
+const (
+	sqlInsertEvent = `INSERT INTO events (id, type, source, subject_digest, time_ns, nats_subject,
+		stream_seq, trace_id, payload, dlq, dlq_consumer, dlq_reason, dlq_original_id, dlq_original_subject,
+		dlq_original_seq, dlq_attempts, recorded_ns)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+	sqlSelectEvent = "SELECT type, subject_digest, payload FROM events WHERE id = ?"
+	sqlInsertBuild = `INSERT INTO builds (event_id, digest, image, source_repository, source_ref,
+		commit_id, builder_id, build_type, invocation_id, started_ns, finished_ns, recorded_ns)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`
+	sqlInsertAttestation = `INSERT INTO attestations (envelope_digest, subject_digest, image, predicate_type,
+		key_ids, blob_digest, blob_media_type, blob_size, attachment, event_id, recorded_ns, log_index)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (envelope_digest, subject_digest) DO NOTHING`
+	sqlInsertScan = `INSERT INTO scans (event_id, digest, image, status, sbom_digest, package_count,
+		detail, scanner, build_event_id, scanned_ns, recorded_ns)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`
+	sqlInsertDecision = `INSERT INTO decisions (event_id, request_id, digest, image, destination, verdict,
+		reasons, policy_name, policy_digest, attestation_digests, decided_ns, recorded_ns)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`
+	sqlInsertPromotion = `INSERT INTO promotions (request_id, digest, source_image, destination, requested_by,
+			status, destination_image, error, requested_ns, decided_ns, finished_ns, updated_ns)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlUpdatePromotion = `UPDATE promotions SET digest = ?, source_image = ?, destination = ?, requested_by = ?,
+			status = ?, destination_image = ?, error = ?, requested_ns = ?, decided_ns = ?, finished_ns = ?, updated_ns = ?
+			WHERE request_id = ?`
+	sqlSelectLogEntry = "SELECT idx, entry FROM log_entries WHERE kind = ? AND key = ?"
+	sqlLogSize        = "SELECT COALESCE(MAX(idx) + 1, 0) FROM log_entries"
+	sqlInsertLogEntry = "INSERT INTO log_entries (idx, kind, key, entry, leaf_hash, created_ns) VALUES (?, ?, ?, ?, ?, ?)"
+	sqlSavepoint      = "SAVEPOINT item"
+	sqlRollbackTo     = "ROLLBACK TO item"
+	sqlRelease        = "RELEASE item"
+)
+
+// preparedStatements are prepared at Open. Preparing later, on demand, would need a
+// pooled connection while a transaction may already hold the write lock and others
+// wait for it: a statement not listed here simply runs unprepared.
+var preparedStatements = []string{
+	sqlInsertEvent,
+	sqlSelectEvent,
+	sqlInsertBuild,
+	sqlInsertAttestation,
+	sqlInsertScan,
+	sqlInsertDecision,
+	sqlInsertPromotion,
+	sqlUpdatePromotion,
+	sqlSelectLogEntry,
+	sqlLogSize,
+	sqlInsertLogEntry,
+	sqlSavepoint,
+	sqlRollbackTo,
+	sqlRelease,
+}
