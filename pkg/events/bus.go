@@ -151,16 +151,76 @@ type Published struct {
 
 // Publish sends ev and waits for the stream to store it.
 func (b *Bus) Publish(ctx context.Context, ev Event) (Published, error) {
+	p, err := b.PublishAsync(ctx, ev)
+	if err != nil {
+		return Published{}, err
+	}
+	return p.Wait(ctx)
+}
+
+// DefaultAckWait bounds how long Publish and Pending.Wait wait for the stream's
+// acknowledgement when their context sets no deadline.
+const DefaultAckWait = 10 * time.Second
+
+// Pending is an event sent to the stream whose acknowledgement has not been awaited.
+type Pending struct {
+	id   string
+	typ  string
+	ack  jetstream.PubAckFuture
+	span trace.Span
+}
+
+// PublishAsync sends ev without waiting for the stream to store it. The event counts as
+// published only once Wait returns without error; sending several and then waiting for
+// each costs about one round trip instead of one per event.
+func (b *Bus) PublishAsync(ctx context.Context, ev Event) (*Pending, error) {
+	msg, span, err := b.message(ctx, &ev)
+	if err != nil {
+		return nil, err
+	}
+	ack, err := b.js.PublishMsgAsync(msg, jetstream.WithMsgID(ev.ID), jetstream.WithExpectStream(b.cfg.Stream))
+	if err != nil {
+		span.RecordError(err)
+		span.End()
+		return nil, fmt.Errorf("publish %s: %w", ev.Type, err)
+	}
+	return &Pending{id: ev.ID, typ: ev.Type, ack: ack, span: span}, nil
+}
+
+// Wait waits until the stream has stored the event, or refused it, or ctx ends (without
+// a deadline, at most DefaultAckWait).
+func (p *Pending) Wait(ctx context.Context) (Published, error) {
+	defer p.span.End()
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultAckWait)
+		defer cancel()
+	}
+	select {
+	case ack := <-p.ack.Ok():
+		return Published{ID: p.id, Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
+	case err := <-p.ack.Err():
+		p.span.RecordError(err)
+		return Published{}, fmt.Errorf("publish %s: %w", p.typ, err)
+	case <-ctx.Done():
+		p.span.RecordError(ctx.Err())
+		return Published{}, fmt.Errorf("publish %s: %w", p.typ, ctx.Err())
+	}
+}
+
+// message encodes ev as a NATS message with its CloudEvents headers and trace context,
+// filling in ev.ID when it is empty, and starts its producer span.
+func (b *Bus) message(ctx context.Context, ev *Event) (*nats.Msg, trace.Span, error) {
 	if ev.Data == nil {
-		return Published{}, fmt.Errorf("publish %s: no payload", ev.Type)
+		return nil, nil, fmt.Errorf("publish %s: no payload", ev.Type)
 	}
 	subj, err := subjectFor(b.cfg.Prefix, ev.Type)
 	if err != nil {
-		return Published{}, fmt.Errorf("publish: %w", err)
+		return nil, nil, fmt.Errorf("publish: %w", err)
 	}
 	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(ev.Data)
 	if err != nil {
-		return Published{}, fmt.Errorf("publish %s: encode payload: %w", ev.Type, err)
+		return nil, nil, fmt.Errorf("publish %s: encode payload: %w", ev.Type, err)
 	}
 	if ev.ID == "" {
 		h := sha256.New()
@@ -177,7 +237,6 @@ func (b *Bus) Publish(ctx context.Context, ev Event) (Published, error) {
 			attribute.String("messaging.message.id", ev.ID),
 			attribute.String("custody.artifact.digest", ev.Subject),
 		))
-	defer span.End()
 
 	msg := nats.NewMsg(subj)
 	msg.Data = data
@@ -192,13 +251,7 @@ func (b *Bus) Publish(ctx context.Context, ev Event) (Published, error) {
 	msg.Header.Set(HeaderContentType, contentTypeProtobuf)
 	msg.Header.Set(HeaderDataSchema, string(ev.Data.ProtoReflect().Descriptor().FullName()))
 	b.prop.Inject(ctx, headerCarrier(msg.Header))
-
-	ack, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID), jetstream.WithExpectStream(b.cfg.Stream))
-	if err != nil {
-		span.RecordError(err)
-		return Published{}, fmt.Errorf("publish %s: %w", ev.Type, err)
-	}
-	return Published{ID: ev.ID, Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
+	return msg, span, nil
 }
 
 // headerCarrier adapts nats.Header to otel's TextMapCarrier.

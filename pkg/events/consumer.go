@@ -37,6 +37,10 @@ type ConsumerSpec struct {
 	Concurrency int
 	// HandlerTimeout bounds one handler call. Default 5m.
 	HandlerTimeout time.Duration
+	// MaxBatch is the most messages ConsumeBatch hands its handler at once: as many as
+	// have arrived, up to this, so a batch is one message when traffic is light.
+	// Default 64 for ConsumeBatch; Consume always hands over one.
+	MaxBatch int
 }
 
 func (s ConsumerSpec) withDefaults() ConsumerSpec {
@@ -55,6 +59,9 @@ func (s ConsumerSpec) withDefaults() ConsumerSpec {
 	if s.HandlerTimeout == 0 {
 		s.HandlerTimeout = 5 * time.Minute
 	}
+	if s.MaxBatch == 0 {
+		s.MaxBatch = 1
+	}
 	return s
 }
 
@@ -71,6 +78,9 @@ func (s ConsumerSpec) validate() error {
 	}
 	if s.Concurrency < 1 || s.Concurrency > 256 {
 		errs = append(errs, fmt.Errorf("consumer %s: concurrency %d must be 1-256", s.Name, s.Concurrency))
+	}
+	if s.MaxBatch < 1 || s.MaxBatch > 1024 {
+		errs = append(errs, fmt.Errorf("consumer %s: max batch %d must be 1-1024", s.Name, s.MaxBatch))
 	}
 	for _, d := range s.Backoff {
 		if d <= 0 {
@@ -97,6 +107,19 @@ type Message struct {
 	Delivered uint64
 	// Header holds every transport header, for recording.
 	Header nats.Header
+
+	// span is the consumer's span for this message (see MessageContext).
+	span trace.Span
+}
+
+// MessageContext returns ctx carrying msg's trace span, so that what a batch handler
+// does for one message (publishing an event, say) continues that message's trace. A
+// single-message handler's ctx already carries it.
+func MessageContext(ctx context.Context, msg *Message) context.Context {
+	if msg == nil || msg.span == nil {
+		return ctx
+	}
+	return trace.ContextWithSpan(ctx, msg.span)
 }
 
 // Decode unmarshals the payload into m, refusing oversized or malformed payloads.
@@ -115,6 +138,11 @@ func (msg *Message) Decode(m proto.Message) error {
 // never succeed (it is dead-lettered at once); any other error is retried with backoff
 // until MaxDeliver, then dead-lettered.
 type Handler func(ctx context.Context, msg *Message) error
+
+// BatchHandler handles several events at once and returns one error per message, in
+// order (nil for each message whose effects are durable; it is then acked), or a nil
+// slice when every message succeeded. Errors mean what they mean for a Handler.
+type BatchHandler func(ctx context.Context, msgs []*Message) []error
 
 // ErrPermanent marks errors that retrying cannot fix.
 var ErrPermanent = errors.New("permanent failure")
@@ -153,21 +181,37 @@ func (b *Bus) ConsumerConfig(spec ConsumerSpec) (jetstream.ConsumerConfig, error
 		// whose last attempt crashed before it could be acked or dead-lettered.
 		MaxDeliver:    spec.MaxDeliver + 1,
 		FilterSubject: filter,
-		MaxAckPending: max(spec.Concurrency*4, 64),
+		MaxAckPending: max(spec.Concurrency*spec.MaxBatch*2, spec.Concurrency*4, 64),
 	}, nil
 }
 
 // Consumer is a running durable consumer.
 type Consumer struct {
 	cc       jetstream.ConsumeContext
+	queue    chan jetstream.Msg
 	wg       sync.WaitGroup
 	stopOnce sync.Once
 	cancel   context.CancelFunc
 }
 
 // Consume creates (or updates) the durable consumer spec declares and hands its messages
-// to h until Shutdown.
+// to h, one at a time in each of spec.Concurrency workers, until Shutdown.
 func (b *Bus) Consume(ctx context.Context, spec ConsumerSpec, h Handler) (*Consumer, error) {
+	spec.MaxBatch = 1
+	return b.ConsumeBatch(ctx, spec, func(ctx context.Context, msgs []*Message) []error {
+		return []error{h(ctx, msgs[0])}
+	})
+}
+
+// ConsumeBatch creates (or updates) the durable consumer spec declares and hands its
+// messages to h in batches of up to spec.MaxBatch (default 64), one batch at a time in
+// each of spec.Concurrency workers, until Shutdown. A batch holds what has arrived when
+// a worker is free, so under load a handler amortises one transaction or round trip
+// over many messages and under light load waits for none.
+func (b *Bus) ConsumeBatch(ctx context.Context, spec ConsumerSpec, h BatchHandler) (*Consumer, error) {
+	if spec.MaxBatch == 0 {
+		spec.MaxBatch = 64
+	}
 	spec = spec.withDefaults()
 	cfg, err := b.ConsumerConfig(spec)
 	if err != nil {
@@ -178,21 +222,45 @@ func (b *Bus) Consume(ctx context.Context, spec ConsumerSpec, h Handler) (*Consu
 		return nil, fmt.Errorf("consume: create consumer %s on %s: %w", spec.Name, b.cfg.Stream, err)
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	c := &Consumer{cancel: cancel}
-	sem := make(chan struct{}, spec.Concurrency)
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		sem <- struct{}{}
+	c := &Consumer{cancel: cancel, queue: make(chan jetstream.Msg, spec.MaxBatch*spec.Concurrency)}
+	for range spec.Concurrency {
 		c.wg.Add(1)
 		go func() {
-			defer func() { <-sem; c.wg.Done() }()
-			b.handle(runCtx, spec, m, h)
+			defer c.wg.Done()
+			batch := make([]jetstream.Msg, 0, spec.MaxBatch)
+			for m := range c.queue {
+				if runCtx.Err() != nil {
+					// Shut down past its deadline: leave what is queued to redelivery.
+					_ = m.Nak()
+					continue
+				}
+				batch = append(batch[:0], m)
+			fill:
+				for len(batch) < spec.MaxBatch {
+					select {
+					case m, ok := <-c.queue:
+						if !ok {
+							break fill
+						}
+						batch = append(batch, m)
+					default:
+						break fill
+					}
+				}
+				b.handleBatch(runCtx, spec, batch, h)
+			}
 		}()
-	}, jetstream.PullMaxMessages(spec.Concurrency*2), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		c.queue <- m
+	}, jetstream.PullMaxMessages(max(spec.Concurrency*spec.MaxBatch, spec.Concurrency*2)), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		if errors.Is(err, jetstream.ErrNoHeartbeat) || errors.Is(err, nats.ErrConnectionClosed) {
 			b.log.Warn("consumer pull interrupted", "consumer", spec.Name, "error", err)
 		}
 	}))
 	if err != nil {
+		close(c.queue)
+		c.wg.Wait()
 		cancel()
 		return nil, fmt.Errorf("consume %s: %w", spec.Name, err)
 	}
@@ -207,14 +275,21 @@ func (c *Consumer) Shutdown(ctx context.Context) error {
 	if c == nil {
 		return nil
 	}
-	c.stopOnce.Do(func() { c.cc.Drain() })
+	c.stopOnce.Do(func() {
+		c.cc.Drain()
+		go func() {
+			// Drain hands buffered messages to the callback before Closed fires; only
+			// then can no message be queued, and the workers finish what is queued.
+			<-c.cc.Closed()
+			close(c.queue)
+		}()
+	})
 	done := make(chan struct{})
 	go func() {
-		// Drain hands buffered messages to the callback before Closed fires; only then
-		// can no new handler start, and waiting for in-flight ones is meaningful.
 		select {
 		case <-c.cc.Closed():
 		case <-ctx.Done():
+			c.cancel()
 			c.cc.Stop()
 			<-c.cc.Closed()
 		}
@@ -232,43 +307,77 @@ func (c *Consumer) Shutdown(ctx context.Context) error {
 	}
 }
 
-func (b *Bus) handle(ctx context.Context, spec ConsumerSpec, m jetstream.Msg, h Handler) {
-	msg, err := b.decodeMessage(m)
-	if err != nil {
-		b.deadLetter(ctx, spec, m, 0, err)
+// handleBatch decodes ms, dead-letters what cannot be handled, runs h over the rest and
+// settles each message by its outcome.
+func (b *Bus) handleBatch(ctx context.Context, spec ConsumerSpec, ms []jetstream.Msg, h BatchHandler) {
+	msgs := make([]*Message, 0, len(ms))
+	live := make([]jetstream.Msg, 0, len(ms))
+	for _, m := range ms {
+		msg, err := b.decodeMessage(m)
+		if err != nil {
+			b.deadLetter(ctx, spec, m, 0, err)
+			continue
+		}
+		mctx := b.prop.Extract(ctx, headerCarrier(m.Headers()))
+		_, msg.span = b.tracer.Start(mctx, "handle "+msg.Type,
+			trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithAttributes(
+				attribute.String("messaging.system", "nats"),
+				attribute.String("messaging.consumer.group.name", spec.Name),
+				attribute.String("messaging.message.id", msg.ID),
+				attribute.Int64("messaging.nats.delivered", int64(msg.Delivered)),
+				attribute.Int("messaging.batch.message_count", len(ms)),
+				attribute.String("custody.artifact.digest", msg.Subject),
+			))
+		if msg.Delivered > uint64(spec.MaxDeliver) {
+			// The previous attempt ended without ack or dead letter (a crash or timeout).
+			b.deadLetter(MessageContext(ctx, msg), spec, m, msg.Delivered, fmt.Errorf("no outcome after %d deliveries", spec.MaxDeliver))
+			msg.span.End()
+			continue
+		}
+		msgs = append(msgs, msg)
+		live = append(live, m)
+	}
+	if len(msgs) == 0 {
 		return
 	}
-	ctx = b.prop.Extract(ctx, headerCarrier(m.Headers()))
-	ctx, span := b.tracer.Start(ctx, "handle "+msg.Type,
-		trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(
-			attribute.String("messaging.system", "nats"),
-			attribute.String("messaging.consumer.group.name", spec.Name),
-			attribute.String("messaging.message.id", msg.ID),
-			attribute.Int64("messaging.nats.delivered", int64(msg.Delivered)),
-			attribute.String("custody.artifact.digest", msg.Subject),
-		))
-	defer span.End()
-
-	if msg.Delivered > uint64(spec.MaxDeliver) {
-		// The previous attempt ended without ack or dead letter (a crash or timeout).
-		b.deadLetter(ctx, spec, m, msg.Delivered, fmt.Errorf("no outcome after %d deliveries", spec.MaxDeliver))
-		return
+	hctx := ctx
+	if len(msgs) == 1 {
+		hctx = MessageContext(ctx, msgs[0])
 	}
-
-	hctx, cancel := context.WithTimeout(ctx, spec.HandlerTimeout)
-	stop := keepAlive(hctx, m, spec.AckWait)
-	err = h(hctx, msg)
+	hctx, cancel := context.WithTimeout(hctx, spec.HandlerTimeout)
+	stop := keepAlive(hctx, live, spec.AckWait)
+	errs := h(hctx, msgs)
 	stop()
 	cancel()
+	if errs != nil && len(errs) != len(msgs) {
+		bad := fmt.Errorf("consumer %s: the handler returned %d outcomes for %d messages", spec.Name, len(errs), len(msgs))
+		errs = make([]error, len(msgs))
+		for i := range errs {
+			errs[i] = bad
+		}
+	}
+	for i, msg := range msgs {
+		var err error
+		if errs != nil {
+			err = errs[i]
+		}
+		b.settle(MessageContext(ctx, msg), spec, live[i], msg, err)
+		msg.span.End()
+	}
+}
+
+// settle acks m when its handling succeeded, dead-letters it when the failure is
+// permanent or its deliveries are used up, and otherwise naks it with backoff.
+func (b *Bus) settle(ctx context.Context, spec ConsumerSpec, m jetstream.Msg, msg *Message, err error) {
 	if err == nil {
 		if aerr := m.Ack(); aerr != nil {
 			b.log.Warn("ack failed; the event will be redelivered", "consumer", spec.Name, "event", msg.ID, "error", aerr)
 		}
 		return
 	}
-	span.RecordError(err)
-	span.SetStatus(codes.Error, err.Error())
+	msg.span.RecordError(err)
+	msg.span.SetStatus(codes.Error, err.Error())
 	if errors.Is(err, ErrPermanent) || msg.Delivered >= uint64(spec.MaxDeliver) {
 		b.deadLetter(ctx, spec, m, msg.Delivered, err)
 		return
@@ -281,9 +390,9 @@ func (b *Bus) handle(ctx context.Context, spec ConsumerSpec, m jetstream.Msg, h 
 	}
 }
 
-// keepAlive tells the server the message is still being worked on, so a long handler is
-// not redelivered to another replica mid-way.
-func keepAlive(ctx context.Context, m jetstream.Msg, ackWait time.Duration) func() {
+// keepAlive tells the server the messages are still being worked on, so a long handler
+// is not redelivered to another replica mid-way.
+func keepAlive(ctx context.Context, ms []jetstream.Msg, ackWait time.Duration) func() {
 	done := make(chan struct{})
 	go func() {
 		t := time.NewTicker(ackWait / 2)
@@ -295,7 +404,9 @@ func keepAlive(ctx context.Context, m jetstream.Msg, ackWait time.Duration) func
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				_ = m.InProgress()
+				for _, m := range ms {
+					_ = m.InProgress()
+				}
 			}
 		}
 	}()

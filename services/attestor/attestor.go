@@ -119,7 +119,8 @@ func WithReferrers(mode ReferrersMode) Option {
 	}
 }
 
-// WithConcurrency sets how many events each consumer handles at once. Default 2.
+// WithConcurrency sets how many events each consumer handles at once. Default 8: a
+// handler mostly waits on the bus and the registry.
 func WithConcurrency(n int) Option {
 	return func(o *options) error {
 		if n < 1 || n > 64 {
@@ -141,7 +142,7 @@ func New(bus *events.Bus, blobs *blob.Store, signer *signing.Signer, opts ...Opt
 	case signer == nil:
 		return nil, errors.New("attestor: nil signer")
 	}
-	o := options{log: slog.New(slog.DiscardHandler), replicas: 1, concurrency: 2}
+	o := options{log: slog.New(slog.DiscardHandler), replicas: 1, concurrency: 8}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err

@@ -8,8 +8,12 @@
 //	GET /v1/promotions/{id}                 where a promotion request stands
 //	GET /healthz                            200 while the database answers
 //
+// Events are recorded in batches (up to WithBatchSize, default 64): what has arrived
+// is prepared concurrently (envelopes fetched and verified) and written in one database
+// transaction, each event in a savepoint of its own, so one bad event never holds back
+// the others. Every recorded attestation and decision is appended to the append-only
+// Merkle log in the same transaction as its record.
+//
 // Storage is whatever ledger.Store it is given; OpenStore opens SQLite for a file path
-// and PostgreSQL for a postgres:// URL. The service does not sign, decide or promote,
-// and does not yet keep the append-only Merkle log: recorded attestations carry log
-// index -1.
+// and PostgreSQL for a postgres:// URL. The service does not sign, decide or promote.
 package ledger

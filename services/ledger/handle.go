@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -22,48 +23,159 @@ import (
 	eventsv1 "github.com/custody-dev/custody/proto/custody/events/v1"
 )
 
-// handle records one event: first in the history, then by type. It returns nil only
-// after every write is durable; events.Permanent for input that can never be recorded
-// (it is dead-lettered); any other error to have the event redelivered.
-func (s *Service) handle(ctx context.Context, msg *events.Message) error {
-	ev := historyEvent(msg)
-	log := s.log.With("event", ev.ID, "type", msg.Type, "digest", ev.Subject, "trace_id", ev.TraceID)
-	if isDeadLetter(msg.Type) {
-		return s.recordDeadLetter(ctx, ev, log)
-	}
-	if _, err := s.store.RecordEvent(ctx, ledger.RecordEventRequest{Event: ev}); err != nil {
-		return s.failure(log, "record event", err)
-	}
-	var err error
-	switch msg.Type {
-	case events.TypeBuildCompleted:
-		err = s.onBuild(ctx, msg)
-	case events.TypeScanCompleted:
-		err = s.onScan(ctx, msg)
-	case events.TypeAttestationSigned:
-		err = s.onAttestation(ctx, msg, log)
-	case events.TypePromotionRequested:
-		err = s.onPromotionRequested(ctx, msg)
-	case events.TypePromotionDecided:
-		err = s.onDecision(ctx, msg)
-	case events.TypePromotionCompleted:
-		err = s.onPromotionCompleted(ctx, msg)
-	case events.TypePromotionFailed:
-		err = s.onPromotionFailed(ctx, msg)
-	default:
-		// custody.attestation.recorded (our own) and types this version does not know:
-		// the history is the whole record.
-	}
+// handleBatch records a batch of events in three steps: prepare each (decode it and,
+// for signed attestations and decisions, fetch and verify what it names: concurrently,
+// and outside any transaction), write them all in one database transaction (each event
+// in a savepoint of its own: its history entry, then what it records), and announce
+// the attestations recorded. It returns one outcome per event: nil only once every
+// write is durable; events.Permanent for input that can never be recorded (it is
+// dead-lettered; its history entry is still kept); any other error to have the event
+// redelivered, which is harmless because every write is idempotent.
+func (s *Service) handleBatch(ctx context.Context, msgs []*events.Message) []error {
+	items := make([]*item, len(msgs))
+	s.prepareAll(ctx, msgs, items)
+
+	errs := make([]error, len(msgs))
+	resp, err := s.store.WriteBatch(ctx, ledger.WriteBatchRequest{Items: len(items), Write: func(ctx context.Context, i int, w ledger.Writer) error {
+		return items[i].write(ctx, w)
+	}})
 	if err != nil {
-		return s.failure(log, "record "+msg.Type, err)
+		for i, it := range items {
+			errs[i] = s.failure(it.log, "record "+it.msg.Type, err)
+		}
+		return errs
+	}
+	var historyOnly []*item
+	for i, it := range items {
+		err := resp.Errors[i]
+		if err == nil {
+			err = it.prepared
+		}
+		if err == nil {
+			continue
+		}
+		errs[i] = s.failure(it.log, "record "+it.msg.Type, err)
+		if errors.Is(errs[i], events.ErrPermanent) && !it.deadLetter {
+			historyOnly = append(historyOnly, it)
+		}
+	}
+	// A refused event is still part of the history: record just its entry.
+	if len(historyOnly) > 0 {
+		if _, err := s.store.WriteBatch(ctx, ledger.WriteBatchRequest{Items: len(historyOnly), Write: func(ctx context.Context, i int, w ledger.Writer) error {
+			_, err := w.RecordEvent(ctx, ledger.RecordEventRequest{Event: historyOnly[i].ev})
+			return err
+		}}); err != nil {
+			s.log.WarnContext(ctx, "could not record refused events in the history", "events", len(historyOnly), "error", err)
+		}
+	}
+	s.announce(ctx, items, errs)
+	return errs
+}
+
+// item is one event of a batch on its way through handleBatch.
+type item struct {
+	msg *events.Message
+	ev  ledger.Event
+	log *slog.Logger
+	// deadLetter: a dead-letter record, which is never dead-lettered again.
+	deadLetter bool
+	// prepared is why the event cannot be recorded, found while preparing it; only
+	// its history entry is then written.
+	prepared error
+	// record writes what the event records, after its history entry; nil for events
+	// the history records whole.
+	record func(ctx context.Context, w ledger.Writer) error
+	// recorded is the attestation as stored, to announce once the batch commits.
+	recorded *ledger.Attestation
+}
+
+// write records the item's history entry and what it records, in the batch's
+// transaction.
+func (it *item) write(ctx context.Context, w ledger.Writer) error {
+	if it.prepared != nil {
+		if errors.Is(it.prepared, events.ErrPermanent) {
+			// Written by the history-only pass, after the batch.
+			return nil
+		}
+		// Worth another try (the envelope not found yet, say): record nothing now.
+		return nil
+	}
+	_, err := w.RecordEvent(ctx, ledger.RecordEventRequest{Event: it.ev})
+	if err != nil {
+		if it.deadLetter {
+			return deadLetterWriteError(err)
+		}
+		return fmt.Errorf("record event: %w", err)
+	}
+	if it.record != nil {
+		return it.record(ctx, w)
 	}
 	return nil
 }
 
+// prepareAll prepares every message: the cheap ones in turn, those that fetch and
+// verify (signed attestations, decisions) concurrently.
+func (s *Service) prepareAll(ctx context.Context, msgs []*events.Message, items []*item) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, s.verifyConcurrency)
+	for i, msg := range msgs {
+		ev := historyEvent(msg)
+		it := &item{msg: msg, ev: ev, deadLetter: isDeadLetter(msg.Type),
+			log: s.log.With("event", ev.ID, "type", msg.Type, "digest", ev.Subject, "trace_id", ev.TraceID)}
+		items[i] = it
+		switch msg.Type {
+		case events.TypeAttestationSigned, events.TypePromotionDecided:
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				s.prepare(events.MessageContext(ctx, msg), it)
+			}()
+		default:
+			s.prepare(ctx, it)
+		}
+	}
+	wg.Wait()
+}
+
+// prepare decodes it's event and sets what recording it writes (or why it cannot).
+func (s *Service) prepare(ctx context.Context, it *item) {
+	msg := it.msg
+	if it.deadLetter {
+		return
+	}
+	var err error
+	switch msg.Type {
+	case events.TypeBuildCompleted:
+		it.record, err = prepareBuild(msg)
+	case events.TypeScanCompleted:
+		it.record, err = prepareScan(msg)
+	case events.TypeAttestationSigned:
+		it.record, err = s.prepareAttestation(ctx, it)
+	case events.TypePromotionRequested:
+		it.record, err = preparePromotionRequested(msg)
+	case events.TypePromotionDecided:
+		it.record, err = s.prepareDecision(ctx, msg)
+	case events.TypePromotionCompleted:
+		it.record, err = preparePromotionCompleted(msg)
+	case events.TypePromotionFailed:
+		it.record, err = preparePromotionFailed(msg)
+	default:
+		// custody.attestation.recorded (our own) and types this version does not know:
+		// the history is the whole record.
+	}
+	it.prepared = err
+}
+
 // failure classifies err: invalid or conflicting input is permanent, and so is
 // anything already marked permanent; the rest (database, blob store or bus trouble) is
-// retried.
+// retried. A dead-letter record's failure is never permanent: what cannot be recorded
+// of it is logged and dropped (it would come back here if dead-lettered again).
 func (s *Service) failure(log *slog.Logger, what string, err error) error {
+	if errors.Is(err, errDeadLetterDropped) {
+		log.Error("dead-letter record cannot be recorded; dropping it", "error", err)
+		return nil
+	}
 	err = fmt.Errorf("%s: %w", what, err)
 	if errors.Is(err, ledger.ErrInvalid) || errors.Is(err, ledger.ErrConflict) {
 		return events.Permanent(err)
@@ -74,20 +186,16 @@ func (s *Service) failure(log *slog.Logger, what string, err error) error {
 	return err
 }
 
-// recordDeadLetter records a dead-letter record in the history. It never dead-letters
-// it again: a dead letter of a dead letter would come back here, for ever. What cannot
-// be recorded is logged and dropped; database trouble is retried.
-func (s *Service) recordDeadLetter(ctx context.Context, ev ledger.Event, log *slog.Logger) error {
-	_, err := s.store.RecordEvent(ctx, ledger.RecordEventRequest{Event: ev})
+// errDeadLetterDropped marks a dead-letter record the store refuses for good.
+var errDeadLetterDropped = errors.New("dead-letter record refused")
+
+// deadLetterWriteError turns a refusal of a dead-letter record into errDeadLetterDropped
+// and leaves database trouble to be retried.
+func deadLetterWriteError(err error) error {
 	if errors.Is(err, ledger.ErrInvalid) || errors.Is(err, ledger.ErrConflict) {
-		log.Error("dead-letter record cannot be recorded; dropping it", "error", err)
-		return nil
+		return fmt.Errorf("%w: %w", errDeadLetterDropped, err)
 	}
-	if err != nil {
-		log.Warn("ledger write failed; the dead-letter record will be retried", "error", err)
-		return fmt.Errorf("record dead letter: %w", err)
-	}
-	return nil
+	return fmt.Errorf("record dead letter: %w", err)
 }
 
 func isDeadLetter(typ string) bool {
@@ -180,34 +288,46 @@ func decodeAbout(msg *events.Message, m digestPayload) (string, error) {
 	return subjectDigest(msg, m.GetDigest())
 }
 
-func (s *Service) onBuild(ctx context.Context, msg *events.Message) error {
+func prepareBuild(msg *events.Message) (func(context.Context, ledger.Writer) error, error) {
 	var b eventsv1.BuildCompleted
 	digest, err := decodeAbout(msg, &b)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = s.store.PutBuild(ctx, ledger.PutBuildRequest{Build: ledger.Build{
+	req := ledger.PutBuildRequest{Build: ledger.Build{
 		Digest: digest, Image: b.GetImage(), SourceRepository: b.GetSourceRepository(), SourceRef: b.GetSourceRef(),
 		Commit: b.GetCommit(), BuilderID: b.GetBuilderId(), BuildType: b.GetBuildType(), InvocationID: b.GetInvocationId(),
 		StartedAt:  protoTime(b.GetStartedAt().AsTime(), b.GetStartedAt() != nil),
 		FinishedAt: protoTime(b.GetFinishedAt().AsTime(), b.GetFinishedAt() != nil),
 		EventID:    msg.ID,
-	}})
-	return err
+	}}
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, w ledger.Writer) error {
+		_, err := w.PutBuild(ctx, req)
+		return err
+	}, nil
 }
 
-func (s *Service) onScan(ctx context.Context, msg *events.Message) error {
+func prepareScan(msg *events.Message) (func(context.Context, ledger.Writer) error, error) {
 	var sc eventsv1.ScanCompleted
 	digest, err := decodeAbout(msg, &sc)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = s.store.PutScan(ctx, ledger.PutScanRequest{Scan: ledger.Scan{
+	req := ledger.PutScanRequest{Scan: ledger.Scan{
 		Digest: digest, Image: sc.GetImage(), Status: scanStatus(sc.GetStatus()), SBOMDigest: sc.GetSbom().GetDigest(),
 		PackageCount: int64(sc.GetPackageCount()), Detail: sc.GetDetail(), Scanner: sc.GetScanner(),
 		BuildEventID: sc.GetBuildEventId(), ScannedAt: msg.Time, EventID: msg.ID,
-	}})
-	return err
+	}}
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, w ledger.Writer) error {
+		_, err := w.PutScan(ctx, req)
+		return err
+	}, nil
 }
 
 func scanStatus(st eventsv1.ScanStatus) ledger.ScanStatus {
@@ -222,35 +342,37 @@ func scanStatus(st eventsv1.ScanStatus) ledger.ScanStatus {
 	return ledger.ScanUnspecified
 }
 
-// onAttestation fetches the envelope the event names, verifies it against the artifact
-// digest with the trusted keys, records it, and announces it. Nothing the event says
-// about signers or predicate is believed; only the verified envelope counts.
-func (s *Service) onAttestation(ctx context.Context, msg *events.Message, log *slog.Logger) error {
+// prepareAttestation fetches the envelope the event names and verifies it against the
+// artifact digest with the trusted keys; recording appends it to the log and stores it
+// with its index. Nothing the event says about signers or predicate is believed; only
+// the verified envelope counts.
+func (s *Service) prepareAttestation(ctx context.Context, it *item) (func(context.Context, ledger.Writer) error, error) {
+	msg, log := it.msg, it.log
 	var a eventsv1.AttestationSigned
 	digest, err := decodeAbout(msg, &a)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	envDigest := a.GetEnvelope().GetDigest()
 	if err := ledger.CheckDigest("envelope digest", envDigest); err != nil {
-		return err
+		return nil, err
 	}
 	envelope, err := s.blobs.Get(ctx, envDigest)
 	switch {
 	case errors.Is(err, blob.ErrCorrupt):
-		return events.Permanent(fmt.Errorf("fetch envelope: %w", err))
+		return nil, events.Permanent(fmt.Errorf("fetch envelope: %w", err))
 	case err != nil:
 		// Not found yet, or the blob store is unreachable: worth another try.
-		return fmt.Errorf("fetch envelope: %w", err)
+		return nil, fmt.Errorf("fetch envelope: %w", err)
 	}
 	res, err := s.verifier.Verify(ctx, envelope, digest, verify.SignedAt(signedAt(msg.Time, time.Now())))
 	if err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("verify envelope %s: %w", envDigest, err)
+			return nil, fmt.Errorf("verify envelope %s: %w", envDigest, err)
 		}
 		log.Error("attestation rejected: envelope does not verify; not recorded",
 			"envelope", envDigest, "claimed_key_id", clean(a.GetKeyId(), 128), "error", err)
-		return events.Permanent(fmt.Errorf("verify envelope %s for %s: %w", envDigest, digest, err))
+		return nil, events.Permanent(fmt.Errorf("verify envelope %s for %s: %w", envDigest, digest, err))
 	}
 	if a.GetPredicateType() != res.PredicateType {
 		log.Warn("attestation event names a different predicate type than its verified statement; recording the statement's",
@@ -264,60 +386,103 @@ func (s *Service) onAttestation(ctx context.Context, msg *events.Message, log *s
 		Attachment: a.GetAttachment(), EventID: msg.ID, LogIndex: -1,
 	}}
 	if err := req.Validate(); err != nil {
-		return err
+		return nil, err
 	}
-	// Log first, then store with the index: a redelivery after a crash in between gets
-	// the same index back from the idempotent append.
-	if req.Attestation.LogIndex, err = s.logAttestation(ctx, req.Attestation); err != nil {
-		return err
-	}
-	put, err := s.store.PutAttestation(ctx, req)
+	entry, err := attestationLogEntry(req.Attestation)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	// Announce from the stored record, so a redelivery publishes identical content,
-	// which the stream de-duplicates.
-	rec := put.Attestation
-	if _, err := s.bus.Publish(ctx, events.Event{
-		Type: events.TypeAttestationRecorded, Subject: digest,
-		Data: &eventsv1.AttestationRecorded{
-			Image: rec.Image, Digest: digest, PredicateType: rec.PredicateType,
-			Envelope: &eventsv1.BlobRef{Digest: rec.Envelope.Digest, MediaType: rec.Envelope.MediaType, Size: rec.Envelope.Size},
-			KeyIds:   rec.KeyIDs, LogIndex: rec.LogIndex,
-		},
-	}); err != nil {
-		return fmt.Errorf("announce recorded attestation: %w", err)
-	}
-	return nil
+	return func(ctx context.Context, w ledger.Writer) error {
+		// The log entry and the record commit together; a redelivery gets the same
+		// index back from the idempotent append.
+		lr, err := w.AppendLog(ctx, entry)
+		if err != nil {
+			return fmt.Errorf("append attestation to the log: %w", err)
+		}
+		req := req
+		req.Attestation.LogIndex = lr.Index
+		put, err := w.PutAttestation(ctx, req)
+		if err != nil {
+			return err
+		}
+		it.recorded = &put.Attestation
+		return nil
+	}, nil
 }
 
-func (s *Service) onPromotionRequested(ctx context.Context, msg *events.Message) error {
+// announce publishes custody.attestation.recorded for every attestation the batch
+// recorded, all at once, and marks an event whose announcement failed for redelivery
+// (its records are idempotent; the announcement is made from the stored record, so a
+// redelivery publishes identical content, which the stream de-duplicates).
+func (s *Service) announce(ctx context.Context, items []*item, errs []error) {
+	pending := make([]*events.Pending, len(items))
+	for i, it := range items {
+		if errs[i] != nil || it.recorded == nil {
+			continue
+		}
+		rec := it.recorded
+		p, err := s.bus.PublishAsync(events.MessageContext(ctx, it.msg), events.Event{
+			Type: events.TypeAttestationRecorded, Subject: rec.SubjectDigest,
+			Data: &eventsv1.AttestationRecorded{
+				Image: rec.Image, Digest: rec.SubjectDigest, PredicateType: rec.PredicateType,
+				Envelope: &eventsv1.BlobRef{Digest: rec.Envelope.Digest, MediaType: rec.Envelope.MediaType, Size: rec.Envelope.Size},
+				KeyIds:   rec.KeyIDs, LogIndex: rec.LogIndex,
+			},
+		})
+		if err != nil {
+			errs[i] = s.failure(it.log, "announce recorded attestation", err)
+			continue
+		}
+		pending[i] = p
+	}
+	for i, p := range pending {
+		if p == nil {
+			continue
+		}
+		if _, err := p.Wait(ctx); err != nil {
+			errs[i] = s.failure(items[i].log, "announce recorded attestation", err)
+		}
+	}
+}
+
+func preparePromotionRequested(msg *events.Message) (func(context.Context, ledger.Writer) error, error) {
 	var p eventsv1.PromotionRequested
 	digest, err := decodeAbout(msg, &p)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = s.store.UpdatePromotion(ctx, ledger.UpdatePromotionRequest{Promotion: ledger.Promotion{
+	return promotionUpdate(ledger.Promotion{
 		RequestID: p.GetRequestId(), Digest: digest, SourceImage: p.GetImage(), Destination: p.GetDestination(),
 		RequestedBy: p.GetRequestedBy(), Status: ledger.PromotionRequested, RequestedAt: msg.Time,
-	}})
-	return err
+	})
 }
 
-func (s *Service) onDecision(ctx context.Context, msg *events.Message) error {
+// promotionUpdate validates an update of a promotion row and returns its write.
+func promotionUpdate(p ledger.Promotion) (func(context.Context, ledger.Writer) error, error) {
+	req := ledger.UpdatePromotionRequest{Promotion: p}
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, w ledger.Writer) error {
+		_, err := w.UpdatePromotion(ctx, req)
+		return err
+	}, nil
+}
+
+func (s *Service) prepareDecision(ctx context.Context, msg *events.Message) (func(context.Context, ledger.Writer) error, error) {
 	var d eventsv1.PromotionDecided
 	digest, err := decodeAbout(msg, &d)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if s.decisions != nil {
 		if err := s.checkDecisionVSA(ctx, digest, &d); err != nil {
 			if ctx.Err() != nil {
-				return err
+				return nil, err
 			}
 			s.log.ErrorContext(ctx, "decision refused: its VSA does not check out; not recorded",
 				"request_id", clean(d.GetRequestId(), 128), "digest", digest, "error", err)
-			return events.Permanent(fmt.Errorf("decision for request %s: %w", clean(d.GetRequestId(), 128), err))
+			return nil, events.Permanent(fmt.Errorf("decision for request %s: %w", clean(d.GetRequestId(), 128), err))
 		}
 	}
 	// Anything but an explicit allowance is a denial.
@@ -335,45 +500,52 @@ func (s *Service) onDecision(ctx context.Context, msg *events.Message) error {
 		AttestationDigests: d.GetAttestationDigests(), DecidedAt: decided, EventID: msg.ID,
 	}}
 	if err := req.Validate(); err != nil {
-		return err
+		return nil, err
 	}
-	if _, err := s.logDecision(ctx, req.Decision); err != nil {
-		return err
+	entry, err := decisionLogEntry(req.Decision)
+	if err != nil {
+		return nil, err
 	}
-	if _, err := s.store.PutDecision(ctx, req); err != nil {
-		return err
-	}
-	_, err = s.store.UpdatePromotion(ctx, ledger.UpdatePromotionRequest{Promotion: ledger.Promotion{
+	update, err := promotionUpdate(ledger.Promotion{
 		RequestID: d.GetRequestId(), Digest: digest, SourceImage: d.GetImage(), Destination: d.GetDestination(),
 		Status: status, DecidedAt: decided,
-	}})
-	return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, w ledger.Writer) error {
+		if _, err := w.AppendLog(ctx, entry); err != nil {
+			return fmt.Errorf("append decision to the log: %w", err)
+		}
+		if _, err := w.PutDecision(ctx, req); err != nil {
+			return err
+		}
+		return update(ctx, w)
+	}, nil
 }
 
-func (s *Service) onPromotionCompleted(ctx context.Context, msg *events.Message) error {
+func preparePromotionCompleted(msg *events.Message) (func(context.Context, ledger.Writer) error, error) {
 	var p eventsv1.PromotionCompleted
 	digest, err := decodeAbout(msg, &p)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = s.store.UpdatePromotion(ctx, ledger.UpdatePromotionRequest{Promotion: ledger.Promotion{
+	return promotionUpdate(ledger.Promotion{
 		RequestID: p.GetRequestId(), Digest: digest, SourceImage: p.GetImage(), Destination: p.GetDestination(),
 		Status: ledger.PromotionCompleted, DestinationImage: p.GetDestinationImage(), FinishedAt: msg.Time,
-	}})
-	return err
+	})
 }
 
-func (s *Service) onPromotionFailed(ctx context.Context, msg *events.Message) error {
+func preparePromotionFailed(msg *events.Message) (func(context.Context, ledger.Writer) error, error) {
 	var p eventsv1.PromotionFailed
 	digest, err := decodeAbout(msg, &p)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = s.store.UpdatePromotion(ctx, ledger.UpdatePromotionRequest{Promotion: ledger.Promotion{
+	return promotionUpdate(ledger.Promotion{
 		RequestID: p.GetRequestId(), Digest: digest, SourceImage: p.GetImage(), Destination: p.GetDestination(),
 		Status: ledger.PromotionFailed, Error: clean(p.GetError(), ledger.MaxLongText), FinishedAt: msg.Time,
-	}})
-	return err
+	})
 }
 
 // signedAt is the time an attestation's envelope is taken to have been signed, at which

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -37,6 +38,8 @@ type Service struct {
 	logKey    string
 	// decisions verifies the VSAs of decisions; nil records decisions unchecked.
 	decisions *verify.Verifier
+	// verifyConcurrency bounds the envelopes one batch fetches and verifies at once.
+	verifyConcurrency int
 
 	mu       sync.Mutex
 	started  bool
@@ -46,6 +49,7 @@ type Service struct {
 type options struct {
 	log          *slog.Logger
 	concurrency  int
+	batch        int
 	backoff      []time.Duration
 	queryTimeout time.Duration
 	logSigner    note.Signer
@@ -67,14 +71,26 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithConcurrency sets how many events are handled at once. Default 4. Every write is
-// idempotent and promotions only move forward, so order does not matter.
+// WithConcurrency sets how many batches of events are handled at once. Default 4. Every
+// write is idempotent and promotions only move forward, so order does not matter.
 func WithConcurrency(n int) Option {
 	return func(o *options) error {
 		if n < 1 || n > 64 {
 			return fmt.Errorf("ledger: concurrency %d must be 1-64", n)
 		}
 		o.concurrency = n
+		return nil
+	}
+}
+
+// WithBatchSize sets the most events recorded in one database transaction. Default 64;
+// 1 records each event on its own.
+func WithBatchSize(n int) Option {
+	return func(o *options) error {
+		if n < 1 || n > ledger.MaxBatch {
+			return fmt.Errorf("ledger: batch size %d must be 1-%d", n, ledger.MaxBatch)
+		}
+		o.batch = n
 		return nil
 	}
 }
@@ -160,7 +176,7 @@ func New(bus *events.Bus, blobs *blob.Store, store ledger.Store, verifier *verif
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	o := options{log: slog.New(slog.DiscardHandler), concurrency: 4, queryTimeout: 10 * time.Second}
+	o := options{log: slog.New(slog.DiscardHandler), concurrency: 4, batch: 64, queryTimeout: 10 * time.Second}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
@@ -169,8 +185,9 @@ func New(bus *events.Bus, blobs *blob.Store, store ledger.Store, verifier *verif
 	s := &Service{
 		bus: bus, blobs: blobs, store: store, verifier: verifier, log: o.log, timeout: o.queryTimeout,
 		logSigner: o.logSigner, logKey: o.logKey, decisions: o.decisions,
+		verifyConcurrency: max(4, 2*runtime.GOMAXPROCS(0)),
 		spec: events.ConsumerSpec{
-			Name: ConsumerName, Type: "custody.>", Concurrency: o.concurrency, Backoff: o.backoff,
+			Name: ConsumerName, Type: "custody.>", Concurrency: o.concurrency, Backoff: o.backoff, MaxBatch: o.batch,
 		},
 	}
 	s.handler = s.routes()
@@ -188,7 +205,7 @@ func (s *Service) Start(ctx context.Context) error {
 	if s.started {
 		return errors.New("ledger: already started")
 	}
-	c, err := s.bus.Consume(ctx, s.spec, s.handle)
+	c, err := s.bus.ConsumeBatch(ctx, s.spec, s.handleBatch)
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}

@@ -88,10 +88,10 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // start builds and starts a ledger service on the fixture's parts.
-func (f *fixture) start(t *testing.T) *ledger.Service {
+func (f *fixture) start(t *testing.T, opts ...ledger.Option) *ledger.Service {
 	t.Helper()
-	svc, err := ledger.New(f.bus, f.blobs, f.store, f.verifier, ledger.WithRetryBackoff(50*time.Millisecond),
-		ledger.WithLogger(slog.New(slog.NewTextHandler(f.log, nil))), ledger.WithLogSigner(f.logSigner, f.logKey))
+	svc, err := ledger.New(f.bus, f.blobs, f.store, f.verifier, append([]ledger.Option{ledger.WithRetryBackoff(50 * time.Millisecond),
+		ledger.WithLogger(slog.New(slog.NewTextHandler(f.log, nil))), ledger.WithLogSigner(f.logSigner, f.logKey)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

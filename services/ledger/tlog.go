@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -15,40 +14,39 @@ import (
 // An entry is json.Marshal of its leaf (fields in declaration order, no insignificant
 // space) with key ids sorted and absent lists as [].
 
-// logAttestation appends a's entry to the log, keyed on envelope and subject digest,
-// and returns its index.
-func (s *Service) logAttestation(ctx context.Context, a ledger.Attestation) (int64, error) {
+// attestationLogEntry is a's log entry, keyed on envelope and subject digest.
+func attestationLogEntry(a ledger.Attestation) (ledger.AppendLogRequest, error) {
 	keyIDs := slices.Compact(slices.Sorted(slices.Values(a.KeyIDs)))
 	if keyIDs == nil {
 		keyIDs = []string{}
 	}
-	return s.appendLog(ctx, bundle.KindAttestation, a.EnvelopeDigest+" "+a.SubjectDigest, bundle.AttestationLeaf{
+	return logEntry(bundle.KindAttestation, a.EnvelopeDigest+" "+a.SubjectDigest, bundle.AttestationLeaf{
 		Kind: bundle.KindAttestation, EnvelopeDigest: a.EnvelopeDigest, SubjectDigest: a.SubjectDigest,
 		PredicateType: a.PredicateType, KeyIDs: keyIDs,
 	})
 }
 
-// logDecision appends d's entry to the log, keyed on the decision event's id (the
-// decision's own key), and returns its index.
-func (s *Service) logDecision(ctx context.Context, d ledger.Decision) (int64, error) {
+// decisionLogEntry is d's log entry, keyed on the decision event's id (the decision's
+// own key).
+func decisionLogEntry(d ledger.Decision) (ledger.AppendLogRequest, error) {
 	atts := d.AttestationDigests
 	if atts == nil {
 		atts = []string{}
 	}
-	return s.appendLog(ctx, bundle.KindDecision, d.EventID, bundle.DecisionLeaf{
+	return logEntry(bundle.KindDecision, d.EventID, bundle.DecisionLeaf{
 		Kind: bundle.KindDecision, RequestID: d.RequestID, Digest: d.Digest, Verdict: string(d.Verdict),
 		PolicyDigest: d.PolicyDigest, AttestationDigests: atts,
 	})
 }
 
-func (s *Service) appendLog(ctx context.Context, kind, key string, entry any) (int64, error) {
+func logEntry(kind, key string, entry any) (ledger.AppendLogRequest, error) {
 	body, err := json.Marshal(entry)
 	if err != nil {
-		return 0, fmt.Errorf("encode %s log entry: %w", kind, err)
+		return ledger.AppendLogRequest{}, fmt.Errorf("encode %s log entry: %w", kind, err)
 	}
-	resp, err := s.store.AppendLog(ctx, ledger.AppendLogRequest{Kind: kind, Key: key, Entry: body})
-	if err != nil {
-		return 0, fmt.Errorf("append %s to the log: %w", kind, err)
+	req := ledger.AppendLogRequest{Kind: kind, Key: key, Entry: body}
+	if err := req.Validate(); err != nil {
+		return ledger.AppendLogRequest{}, err
 	}
-	return resp.Index, nil
+	return req, nil
 }
