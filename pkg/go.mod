@@ -328,6 +328,7 @@ require (
 	github.com/custody-dev/custody/proto v0.0.0
 	github.com/distribution/reference v0.6.0
 	github.com/gabriel-vasile/mimetype v1.4.15
+	github.com/go-json-experiment/json v1.27.2
 	github.com/google/go-cmp v0.7.0
 	github.com/google/go-containerregistry v0.22.1
 	github.com/google/osv-scalibr v0.5.3

@@ -81,12 +81,18 @@ func (p *Policy) prepare(a *verify.Result, digest string, now time.Time) *eviden
 			return ev
 		}
 	}
-	var raw struct {
-		Predicate json.RawMessage `json:"predicate"`
-	}
-	if err := json.Unmarshal(payload, &raw); err != nil {
-		ev.unusable, ev.code = "statement is not JSON: "+truncate(err.Error()), CodeContentMismatch
-		return ev
+	// Verify hands over the predicate it found in the payload; other results are read
+	// here.
+	predicate := a.Predicate
+	if predicate == nil {
+		var raw struct {
+			Predicate json.RawMessage `json:"predicate"`
+		}
+		if err := json.Unmarshal(payload, &raw); err != nil {
+			ev.unusable, ev.code = "statement is not JSON: "+truncate(err.Error()), CodeContentMismatch
+			return ev
+		}
+		predicate = raw.Predicate
 	}
 	facts := map[string]any{
 		VarVulns:       []Vuln{},
@@ -94,7 +100,7 @@ func (p *Policy) prepare(a *verify.Result, digest string, now time.Time) *eviden
 		VarLicenses:    []string{},
 		VarSecrets:     []SecretFinding{},
 	}
-	times, err := p.checkContent(a.PredicateType, raw.Predicate, digest, now, ev, facts)
+	times, err := p.checkContent(a.PredicateType, predicate, digest, now, ev, facts)
 	if err != nil {
 		ev.unusable = fmt.Sprintf("content of %s does not match its predicate type %s: %s", a.EnvelopeDigest, a.PredicateType, truncate(err.Error()))
 		ev.code = CodeContentMismatch

@@ -2,12 +2,15 @@ package verify
 
 import (
 	"bytes"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // MaxJSONDepth bounds how deeply arrays and objects may nest in an envelope or in its
@@ -25,109 +28,113 @@ type keyRule func(path []string, key string) error
 // checkJSON refuses, before anything decodes doc, what two JSON parsers could read
 // differently: invalid UTF-8, escaped lone surrogates (encoding/json turns them into
 // U+FFFD, others keep or refuse them), an object key given twice (some parsers keep the
-// first, others the last), nesting deeper than MaxJSONDepth, and anything after the one
-// value. rule, if not nil, sees every key with its path. what names the document in
-// errors.
+// first, others the last; escaped spellings of one key count as the same key), nesting
+// deeper than MaxJSONDepth, and anything after the one value. rule, if not nil, sees
+// every key with its path down to ruleDepth levels. what names the document in errors.
+//
+// The walk is jsontext's (github.com/go-json-experiment/json, the implementation of Go's
+// encoding/json/v2), strict by default about UTF-8, surrogates and duplicate names; the
+// UTF-8 and surrogate checks run first only so that their errors say where.
 func checkJSON(what string, doc []byte, rule keyRule) error {
 	if !utf8.Valid(doc) {
 		return fmt.Errorf("%s is not valid UTF-8 (at byte %d)", what, invalidUTF8At(doc))
 	}
-	type frame struct {
-		object bool
-		keys   map[string]struct{}
-		key    string // the object's current key, awaiting its value
-		isKey  bool   // the next string token is a key
+	if err := checkSurrogates(what, doc); err != nil {
+		return err
 	}
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber() // numbers are not converted, so none is refused for its range
-	var stack []frame
-	var path []string
+	if len(bytes.TrimLeft(doc, " \t\r\n")) == 0 {
+		return fmt.Errorf("%s is empty", what)
+	}
+	dec := jsontext.NewDecoder(bytes.NewReader(doc))
+	// names[d] is the last key read in the object at depth d (for rules and errors).
+	var names [ruleDepth + 1]string
 	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			if len(stack) != 0 {
-				return fmt.Errorf("%s ends inside an %s", what, kind(stack[len(stack)-1].object))
-			}
-			return fmt.Errorf("%s is empty", what)
-		}
+		tok, err := dec.ReadToken()
 		if err != nil {
-			return fmt.Errorf("%s is not JSON: %v", what, err)
+			return jsonError(what, dec, err)
 		}
-		top := len(stack) - 1
-		if top >= 0 && stack[top].object && stack[top].isKey {
-			if d, ok := tok.(json.Delim); ok && d == '}' {
-				stack = stack[:top]
-				if len(path) > 0 {
-					path = path[:len(path)-1]
-				}
-				if len(stack) == 0 {
-					break
-				}
-				continue
-			}
-			key, ok := tok.(string)
-			if !ok { // the decoder allows only strings here
-				return fmt.Errorf("%s has a non-string object key at %s", what, where(path))
-			}
-			if _, dup := stack[top].keys[key]; dup {
-				return fmt.Errorf("%s has the key %q twice (at %s), and parsers disagree on which one counts",
-					what, key, where(path))
-			}
-			if rule != nil {
-				if err := rule(path, key); err != nil {
-					return fmt.Errorf("%s: %w", what, err)
-				}
-			}
-			stack[top].keys[key] = struct{}{}
-			stack[top].key, stack[top].isKey = key, false
-			continue
-		}
-		// A value: in an object, the next token is a key again.
-		if top >= 0 && stack[top].object {
-			stack[top].isKey = true
-		}
-		d, ok := tok.(json.Delim)
-		if !ok {
-			if len(stack) == 0 {
-				break // a lone scalar
-			}
-			continue
-		}
-		switch d {
+		depth := dec.StackDepth()
+		switch tok.Kind() {
 		case '{', '[':
-			if len(stack) == MaxJSONDepth {
-				return fmt.Errorf("%s nests deeper than %d levels (at %s)", what, MaxJSONDepth, where(path))
+			if depth > MaxJSONDepth {
+				return fmt.Errorf("%s nests deeper than %d levels (at %s)", what, MaxJSONDepth, where(keyPath(dec, names[:], depth)))
 			}
-			if top >= 0 {
-				if stack[top].object {
-					path = append(path, stack[top].key)
-				} else {
-					path = append(path, "[]")
+		case '"':
+			if depth > ruleDepth {
+				break
+			}
+			if k, n := dec.StackIndex(depth); k == '{' && n%2 == 1 {
+				key := tok.String()
+				if rule != nil {
+					if err := rule(keyPath(dec, names[:], depth), key); err != nil {
+						return fmt.Errorf("%s: %w", what, err)
+					}
 				}
-			}
-			f := frame{object: d == '{'}
-			if f.object {
-				f.keys, f.isKey = map[string]struct{}{}, true
-			}
-			stack = append(stack, f)
-		case ']':
-			stack = stack[:top]
-			if len(path) > 0 {
-				path = path[:len(path)-1]
+				names[depth] = key
 			}
 		}
-		if len(stack) == 0 {
+		if depth == 0 {
 			break
 		}
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	if _, err := dec.ReadToken(); err != io.EOF {
 		return fmt.Errorf("%s has data after its value", what)
 	}
-	return checkSurrogates(what, doc)
+	return nil
 }
 
-// checkSurrogates refuses \u escapes that do not form a Unicode scalar value. doc is
-// valid JSON.
+// ruleDepth is how deep key rules look: the statement's subjects and the envelope's
+// signatures are at depth 2.
+const ruleDepth = 3
+
+// keyPath is the path of the object at depth: for each enclosing level, the key it is
+// under, or "[]" for an array element. Levels deeper than ruleDepth are named "...".
+func keyPath(dec *jsontext.Decoder, names []string, depth int) []string {
+	path := make([]string, 0, depth)
+	for d := 1; d < depth; d++ {
+		switch {
+		case d >= len(names):
+			path = append(path, "...")
+		case func() bool { k, _ := dec.StackIndex(d); return k == '[' }():
+			path = append(path, "[]")
+		default:
+			path = append(path, names[d])
+		}
+	}
+	return path
+}
+
+// jsonError says what is wrong with the document jsontext refused.
+func jsonError(what string, dec *jsontext.Decoder, err error) error {
+	if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
+		if d := dec.StackDepth(); d > 0 {
+			k, _ := dec.StackIndex(d)
+			return fmt.Errorf("%s ends inside an %s", what, kind(k == '{'))
+		}
+		return fmt.Errorf("%s is empty", what)
+	}
+	var serr *jsontext.SyntacticError
+	if errors.As(err, &serr) && errors.Is(serr.Err, jsontext.ErrDuplicateName) {
+		tokens := slices.Collect(serr.JSONPointer.Tokens())
+		if len(tokens) > 0 {
+			// The pointer names the duplicate key; the levels above it say whether each
+			// token is a key or an array index.
+			path := make([]string, 0, len(tokens)-1)
+			for i, t := range tokens[:len(tokens)-1] {
+				if k, _ := dec.StackIndex(i + 1); k == '[' {
+					t = "[]"
+				}
+				path = append(path, t)
+			}
+			return fmt.Errorf("%s has the key %q twice (at %s), and parsers disagree on which one counts",
+				what, tokens[len(tokens)-1], where(path))
+		}
+	}
+	return fmt.Errorf("%s is not JSON: %v", what, err)
+}
+
+// checkSurrogates refuses \u escapes that do not form a Unicode scalar value. It reads
+// doc as JSON text only so far as to tell strings from the rest; the caller parses it.
 func checkSurrogates(what string, doc []byte) error {
 	in := false
 	for i := 0; i < len(doc); i++ {
@@ -137,6 +144,9 @@ func checkSurrogates(what string, doc []byte) error {
 			in = !in
 		case in && c == '\\':
 			i++
+			if i+5 > len(doc) {
+				return nil // truncated: the parser refuses it
+			}
 			if doc[i] != 'u' {
 				continue
 			}

@@ -7,18 +7,20 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	intoto "github.com/in-toto/attestation/go/v1"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // PayloadTypeInToto is the only payloadType accepted.
@@ -79,13 +81,17 @@ type Result struct {
 	// EnvelopeDigest is sha256:<hex> of the envelope bytes as received.
 	EnvelopeDigest string `json:"envelopeDigest"`
 	PayloadType    string `json:"payloadType"`
-	// Statement is the verified in-toto statement.
+	// Statement is the verified in-toto statement's header: type, subjects and
+	// predicate type. Its Predicate is left nil; the predicate's JSON is Predicate (and
+	// ParseStatement(Payload) decodes the whole statement).
 	Statement     *intoto.Statement `json:"-"`
 	PredicateType string            `json:"predicateType"`
 	// KeyIDs lists each trusted key with a valid signature, once.
 	KeyIDs []string `json:"keyIds"`
 	// Payload is the verified statement's bytes.
 	Payload []byte `json:"-"`
+	// Predicate is the statement's predicate, a JSON object, as it appears in Payload.
+	Predicate []byte `json:"-"`
 	// SignedAt is the time the keys' validity windows were checked at: the caller's
 	// SignedAt, or the verifier's clock.
 	SignedAt time.Time `json:"signedAt"`
@@ -216,7 +222,9 @@ func (v *Verifier) Verify(ctx context.Context, envelope []byte, subjectDigest st
 		return nil, fmt.Errorf("verify: %v: %w", err, ErrMalformed)
 	}
 	var env dsse.Envelope
-	if err := json.Unmarshal(envelope, &env); err != nil {
+	// checkJSON refused case variants of the DSSE names, so v2's exact name matching
+	// reads what v1's case-insensitive matching would.
+	if err := jsonv2.Unmarshal(envelope, &env); err != nil {
 		return nil, fmt.Errorf("verify: decode envelope: %v: %w", err, ErrMalformed)
 	}
 	if env.PayloadType != PayloadTypeInToto {
@@ -257,7 +265,7 @@ func (v *Verifier) Verify(ctx context.Context, envelope []byte, subjectDigest st
 		return nil, fmt.Errorf("verify: %d signature(s) checked against %d trusted key(s): %w (key validity windows checked at %s)",
 			len(env.Signatures), len(v.KeyIDs()), ErrUntrusted, at.UTC().Format(time.RFC3339))
 	}
-	st, err := ParseStatement(payload)
+	st, pred, err := parseStatementHeader(payload)
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
@@ -272,6 +280,7 @@ func (v *Verifier) Verify(ctx context.Context, envelope []byte, subjectDigest st
 		PredicateType:  st.GetPredicateType(),
 		KeyIDs:         keyIDs,
 		Payload:        payload,
+		Predicate:      pred,
 		SignedAt:       at,
 	}, nil
 }
@@ -293,6 +302,75 @@ func ParseStatement(payload []byte) (*intoto.Statement, error) {
 		return nil, fmt.Errorf("invalid statement: %v: %w", err, ErrMalformed)
 	}
 	return &st, nil
+}
+
+// parseStatementHeader checks payload as strictly as ParseStatement and decodes all of
+// it but the predicate, which it returns as raw JSON: a consumer that reads the
+// predicate (the policy) decodes it once, into its own types, instead of protobuf's
+// Struct first. The statement it returns has a nil Predicate.
+func parseStatementHeader(payload []byte) (*intoto.Statement, []byte, error) {
+	if err := checkJSON("statement", payload, statementKeys); err != nil {
+		return nil, nil, fmt.Errorf("decode statement: %v: %w", err, ErrMalformed)
+	}
+	header, pred, err := splitPredicate(payload)
+	if err != nil {
+		return nil, nil, fmt.Errorf("decode statement: %v: %w", err, ErrMalformed)
+	}
+	var st intoto.Statement
+	if err := (protojson.UnmarshalOptions{}).Unmarshal(header, &st); err != nil {
+		return nil, nil, fmt.Errorf("decode statement: %v: %w", err, ErrMalformed)
+	}
+	if pred != nil {
+		// The in-toto binding's own checks want a predicate; its content is the
+		// consumer's to read.
+		st.Predicate = &structpb.Struct{}
+	}
+	err = st.Validate()
+	st.Predicate = nil
+	if err != nil {
+		return nil, nil, fmt.Errorf("invalid statement: %v: %w", err, ErrMalformed)
+	}
+	return &st, pred, nil
+}
+
+// splitPredicate returns the statement object (checked by checkJSON) without its
+// "predicate" member, and that member's value when it is an object (nil when it is
+// absent or null). Any other predicate is an error, as it is to protojson.
+func splitPredicate(doc []byte) (header, pred []byte, err error) {
+	dec := jsontext.NewDecoder(bytes.NewReader(doc))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return nil, nil, errors.New("a statement is a JSON object")
+	}
+	header = append(make([]byte, 0, 512), '{')
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return nil, nil, err
+		}
+		name := tok.String() // before the next read, which reuses the token's bytes
+		val, err := dec.ReadValue()
+		if err != nil {
+			return nil, nil, err
+		}
+		if name == "predicate" {
+			switch val.Kind() {
+			case '{':
+				pred = bytes.Clone(val)
+			case 'n':
+			default:
+				return nil, nil, fmt.Errorf("the predicate is a JSON %s, not an object", val.Kind())
+			}
+			continue
+		}
+		if len(header) > 1 {
+			header = append(header, ',')
+		}
+		if header, err = jsontext.AppendQuote(header, name); err != nil {
+			return nil, nil, err
+		}
+		header = append(append(header, ':'), val...)
+	}
+	return append(header, '}'), pred, nil
 }
 
 func statementNames(st *intoto.Statement, hexDigest string) bool {

@@ -24,7 +24,7 @@ import (
 const hexDigest = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 const digest = "sha256:" + hexDigest
 
-func newSigner(t *testing.T) (*signing.Signer, verify.TrustedKey) {
+func newSigner(t testing.TB) (*signing.Signer, verify.TrustedKey) {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -46,7 +46,7 @@ func stmt(d string) []byte {
 		`"}}],"predicateType":"https://slsa.dev/provenance/v1","predicate":{"a":1}}`)
 }
 
-func sign(t *testing.T, s *signing.Signer, payloadType string, payload []byte) []byte {
+func sign(t testing.TB, s *signing.Signer, payloadType string, payload []byte) []byte {
 	t.Helper()
 	env, err := s.Sign(context.Background(), payloadType, payload)
 	if err != nil {
