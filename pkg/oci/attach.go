@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -152,11 +153,48 @@ func Attach(ctx context.Context, subject name.Digest, atts []Attachment, opts ..
 	if err != nil {
 		return name.Digest{}, fmt.Errorf("attach to %s: manifest digest: %w", subject, err)
 	}
-	if err := pusher.Push(ctx, tag, img); err != nil {
+	// Upload only what is new (the envelopes and the grown config), then the manifest:
+	// pushing the whole image would ask the registry about every layer already there,
+	// a cost that grows with each attachment.
+	cfg, err := partial.ConfigLayer(img)
+	if err != nil {
+		return name.Digest{}, fmt.Errorf("attach to %s: config: %w", subject, err)
+	}
+	for _, l := range append([]v1.Layer{cfg}, addedLayers(adds)...) {
+		if err := pusher.Upload(ctx, subject.Context(), l); err != nil {
+			return name.Digest{}, fmt.Errorf("attach to %s: upload to %s: %w", subject, subject.Context(), err)
+		}
+	}
+	raw, err := img.RawManifest()
+	if err != nil {
+		return name.Digest{}, fmt.Errorf("attach to %s: manifest: %w", subject, err)
+	}
+	mt, err := img.MediaType()
+	if err != nil {
+		return name.Digest{}, fmt.Errorf("attach to %s: manifest: %w", subject, err)
+	}
+	if err := pusher.Push(ctx, tag, rawManifest{raw: raw, mediaType: mt}); err != nil {
 		return name.Digest{}, fmt.Errorf("attach to %s: write %s: %w", subject, tag, err)
 	}
 	return subject.Context().Digest(h.String()), nil
 }
+
+func addedLayers(adds []mutate.Addendum) []v1.Layer {
+	ls := make([]v1.Layer, len(adds))
+	for i, a := range adds {
+		ls[i] = a.Layer
+	}
+	return ls
+}
+
+// rawManifest is a manifest to write as it is, its blobs already in the registry.
+type rawManifest struct {
+	raw       []byte
+	mediaType types.MediaType
+}
+
+func (m rawManifest) RawManifest() ([]byte, error)        { return m.raw, nil }
+func (m rawManifest) MediaType() (types.MediaType, error) { return m.mediaType, nil }
 
 // subjectTarget holds the registry clients for writing about a subject, and the
 // subject's descriptor as the registry answered it.

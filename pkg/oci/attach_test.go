@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -255,4 +257,44 @@ func ExampleAttach() {
 	// Output:
 	// sha256-3d56b3c004797db33c7f771a2194d4c43a6cb740954863530b45f471da48cc08.att
 	// 1 https://slsa.dev/provenance/v1
+}
+
+// Attaching one more envelope costs the same number of registry requests however many
+// are attached already: only the new layer, the config and the manifest are written.
+func TestAttachCostDoesNotGrowWithAttachments(t *testing.T) {
+	ctx := context.Background()
+	var requests atomic.Int64
+	h := ocitest.Handler()
+	host := ocitest.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		h.ServeHTTP(w, r)
+	}))
+	subject := ocitest.PushRandomImage(t, host+"/team/app")
+	cost := make([]int64, 0, 30)
+	for i := range 30 {
+		before := requests.Load()
+		if _, err := oci.Attach(ctx, subject, []oci.Attachment{att(i, ptProv)}); err != nil {
+			t.Fatal(err)
+		}
+		cost = append(cost, requests.Load()-before)
+	}
+	if cost[29] != cost[2] {
+		t.Errorf("requests per attach grew from %d (3rd) to %d (30th): %v", cost[2], cost[29], cost)
+	}
+	m, _ := manifestAt(t, subject)
+	if len(m.Layers) != 30 {
+		t.Fatalf(".att manifest has %d layers, want 30", len(m.Layers))
+	}
+	// Every layer and the config are in the registry: the image reads back whole.
+	got, err := oci.ReadAttachments(ctx, subject)
+	if err != nil || len(got) != 30 {
+		t.Fatalf("ReadAttachments = %d, %v", len(got), err)
+	}
+	img, err := remote.Image(subject.Context().Tag(oci.AttachmentTag(subject.DigestStr())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := img.ConfigFile(); err != nil {
+		t.Errorf("config blob: %v", err)
+	}
 }
