@@ -81,8 +81,12 @@ type Service struct {
 	checked   *lru.Cache[checkKey, checked]
 	decisions *lru.Cache[decisionKey, cachedDecision]
 
+	// own verifies the gate's own VSAs before the attach consumer attaches them.
+	own *verify.Verifier
+
 	mu       sync.Mutex
 	consumer *events.Consumer
+	attacher *events.Consumer
 	stopped  bool
 }
 
@@ -159,9 +163,10 @@ func WithClock(now func() time.Time) Option {
 }
 
 // WithRegistry makes the gate attach each decision's signed VSA to the image in its
-// registry (cosign's .att layout), with opts for the registry client. Without it the
-// VSA is still signed, stored and recorded, and the promoter attaches it at the
-// destination.
+// registry (cosign's .att layout), with opts for the registry client: its attach
+// consumer (AttachConsumerName) does so once the decision is published, the VSAs of one
+// image together. Without it the VSA is still signed, stored and recorded, and the
+// promoter attaches it at the destination.
 func WithRegistry(opts ...remote.Option) Option {
 	return func(o *options) error {
 		o.remote = append(o.remote, opts...)
@@ -238,7 +243,11 @@ func New(bus *events.Bus, blobs *blob.Store, evidence Evidence, verifier *verify
 			return nil, err
 		}
 	}
-	s := &Service{bus: bus, blobs: blobs, evidence: evidence, verifier: verifier, policies: policies, signer: signer, o: o}
+	own, err := ownVerifier(signer.PublicKeyPEM())
+	if err != nil {
+		return nil, fmt.Errorf("gate: decision key: %w", err)
+	}
+	s := &Service{bus: bus, blobs: blobs, evidence: evidence, verifier: verifier, policies: policies, signer: signer, o: o, own: own}
 	if o.cacheSize > 0 {
 		s.checked, _ = lru.New[checkKey, checked](o.cacheSize)
 		s.decisions, _ = lru.New[decisionKey, cachedDecision](o.cacheSize)
@@ -267,8 +276,17 @@ func (s *Service) Start(ctx context.Context) error {
 	if s.consumer != nil {
 		return errors.New("gate: already started")
 	}
+	if s.o.attach {
+		a, err := s.bus.ConsumeBatch(ctx, s.attachSpec(), s.attachVSAs)
+		if err != nil {
+			return fmt.Errorf("gate: %w", err)
+		}
+		s.attacher = a
+	}
 	c, err := s.bus.Consume(ctx, s.ConsumerSpec(), s.handle)
 	if err != nil {
+		_ = s.attacher.Shutdown(ctx)
+		s.attacher = nil
 		return fmt.Errorf("gate: %w", err)
 	}
 	s.consumer = c
@@ -280,16 +298,18 @@ func (s *Service) Start(ctx context.Context) error {
 // interrupted request is redelivered). It is safe to call twice.
 func (s *Service) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	c := s.consumer
-	s.consumer, s.stopped = nil, true
+	c, a := s.consumer, s.attacher
+	s.consumer, s.attacher, s.stopped = nil, nil, true
 	s.mu.Unlock()
-	if c == nil {
-		return nil
-	}
+	// Decisions first, so that the VSAs of those in flight can still be attached.
+	var errs []error
 	if err := c.Shutdown(ctx); err != nil {
-		return fmt.Errorf("gate: %w", err)
+		errs = append(errs, fmt.Errorf("gate: %w", err))
 	}
-	return nil
+	if err := a.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("gate: attach: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
 // decisionEventID makes the decision's event id a function of the request event, so a

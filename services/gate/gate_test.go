@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/custody-dev/custody/pkg/attestation"
 	"github.com/custody-dev/custody/pkg/blob"
@@ -485,10 +486,7 @@ func TestGateSignsDecisionsAsVSA(t *testing.T) {
 			if len(vsa.Decision.Requirements) != len(got.GetRequirements()) || len(got.GetRequirements()) == 0 {
 				t.Errorf("VSA has %d requirements, event %d", len(vsa.Decision.Requirements), len(got.GetRequirements()))
 			}
-			atts, err := oci.ReadAttachments(ctx, img)
-			if err != nil {
-				t.Fatal(err)
-			}
+			atts := awaitAttachments(t, img, 1)
 			if len(atts) != 1 || atts[0].Digest != ref || atts[0].PredicateType != attestation.PredicateVSAV1 {
 				t.Errorf("attachments %+v, want the VSA %s", atts, ref)
 			}
@@ -501,5 +499,22 @@ func TestGateSignsDecisionsAsVSA(t *testing.T) {
 				t.Fatal("the VSA was not announced")
 			}
 		})
+	}
+}
+
+// awaitAttachments waits until img has at least n attachments (the attach consumer
+// works after the decision is published) and returns them.
+func awaitAttachments(t *testing.T, img name.Digest, n int) []oci.StoredAttachment {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		atts, err := oci.ReadAttachments(context.Background(), img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(atts) >= n || time.Now().After(deadline) {
+			return atts
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

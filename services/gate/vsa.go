@@ -9,15 +9,15 @@ import (
 
 	"github.com/custody-dev/custody/pkg/attestation"
 	"github.com/custody-dev/custody/pkg/events"
-	"github.com/custody-dev/custody/pkg/oci"
 	"github.com/custody-dev/custody/pkg/verify"
 	eventsv1 "github.com/custody-dev/custody/proto/custody/events/v1"
 )
 
 // signDecision signs the decision as a SLSA Verification Summary Attestation, stores the
-// envelope, attaches it to the image (best effort: the promoter makes sure it reaches
-// the destination) and announces it, so the ledger verifies and records it like any
-// other attestation.
+// envelope and announces it, so the ledger verifies and records it like any other
+// attestation. With WithRegistry, the attach consumer attaches it to the image once the
+// decision is published (best effort: the promoter makes sure it reaches the
+// destination).
 func (s *Service) signDecision(ctx context.Context, req *eventsv1.PromotionRequested, d outcome, decidedAt time.Time) (*eventsv1.BlobRef, error) {
 	in := attestation.VSAInput{
 		VerifierID:        VerifierID,
@@ -56,15 +56,8 @@ func (s *Service) signDecision(ctx context.Context, req *eventsv1.PromotionReque
 	}
 	attachment := ""
 	if s.o.attach {
-		if img, err := oci.ParsePinned(req.GetImage()); err == nil {
-			att, err := oci.Attach(ctx, img, []oci.Attachment{{Envelope: env, PredicateType: attestation.PredicateVSAV1}}, s.o.remote...)
-			if err != nil {
-				s.o.log.WarnContext(ctx, "could not attach the decision's VSA to the image; the promoter attaches it at the destination",
-					"image", req.GetImage(), "vsa", ref.Digest, "error", err)
-			} else {
-				attachment = att.Name()
-			}
-		}
+		// Attached by the attach consumer once the decision is published (attach.go).
+		attachment = attachmentRef(req.GetImage())
 	}
 	id := sha256.Sum256([]byte(events.TypeAttestationSigned + "\x00" + ref.Digest))
 	if _, err := s.bus.Publish(ctx, events.Event{

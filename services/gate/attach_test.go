@@ -1,0 +1,134 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/custody-dev/custody/pkg/attestation"
+	"github.com/custody-dev/custody/pkg/blob"
+	"github.com/custody-dev/custody/pkg/events"
+	"github.com/custody-dev/custody/pkg/events/eventstest"
+	"github.com/custody-dev/custody/pkg/oci"
+	"github.com/custody-dev/custody/pkg/oci/ocitest"
+	"github.com/custody-dev/custody/pkg/policy"
+	"github.com/custody-dev/custody/pkg/signing"
+	"github.com/custody-dev/custody/pkg/signing/signingtest"
+	"github.com/custody-dev/custody/pkg/verify"
+	eventsv1 "github.com/custody-dev/custody/proto/custody/events/v1"
+)
+
+// One batch of decisions about two images writes each image's .att manifest once, with
+// every VSA of that image; a decision naming a VSA someone else signed, or an image not
+// pinned by its digest, is refused and nothing of it is attached.
+func TestAttachVSAsOneWritePerImage(t *testing.T) {
+	ctx := context.Background()
+	env := eventstest.New(t)
+	blobs, err := blob.Open(ctx, env.JS, env.Bucket, blob.WithMemoryStorage())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var manifestPuts atomic.Int64
+	h := ocitest.Handler()
+	host := ocitest.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") {
+			manifestPuts.Add(1)
+		}
+		h.ServeHTTP(w, r)
+	}))
+	a := ocitest.PushRandomImage(t, host+"/staging/a")
+	b := ocitest.PushRandomImage(t, host+"/staging/b")
+	decider, stranger := signingtest.New(t), signingtest.New(t)
+	tk, err := verify.ParseTrustedKeyPEM("evidence", signingtest.New(t).PublicKeyPEM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verify.NewVerifier([]verify.TrustedKey{tk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := policy.Parse([]byte(policy.DefaultDevPolicyYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := policy.NewSet(pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(env.Bus(t), blobs, &listEvidence{}, v, set, decider, WithRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := manifestPuts.Load()
+
+	var msgs []*events.Message
+	decision := func(signer *signing.Signer, img name.Digest, image string, n int) {
+		t.Helper()
+		stmt, err := attestation.VSA(attestation.VSAInput{
+			VerifierID: VerifierID, Image: img.String(), Digest: img.DigestStr(), TimeVerified: time.Now().UTC(),
+			PolicyURI: "urn:custody:policy:p", PolicyDigest: "sha256:" + strings.Repeat("0", 64), Passed: true,
+			Decision: attestation.VSADecision{RequestID: fmt.Sprint("r-", n), Destination: "reg.example/prod/app", PolicyName: "p"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		envl, err := signer.Sign(ctx, signing.PayloadTypeInToto, stmt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := blobs.Put(ctx, attestation.MediaTypeDSSE, envl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := proto.Marshal(&eventsv1.PromotionDecided{
+			RequestId: fmt.Sprint("r-", n), Image: image, Digest: img.DigestStr(), Decision: eventsv1.Decision_DECISION_ALLOWED,
+			Vsa: &eventsv1.BlobRef{Digest: ref.Digest, MediaType: ref.MediaType, Size: ref.Size},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, &events.Message{ID: fmt.Sprint("ev-", n), Type: events.TypePromotionDecided, Subject: img.DigestStr(), Data: data})
+	}
+	for i := range 5 {
+		decision(decider, a, a.String(), i)
+	}
+	for i := range 3 {
+		decision(decider, b, b.String(), 10+i)
+	}
+	decision(stranger, a, a.String(), 20)                        // forged: another key's VSA
+	decision(decider, b, b.Context().Tag("latest").String(), 21) // not pinned
+
+	errs := s.attachVSAs(ctx, msgs)
+	for i := range 8 {
+		if errs[i] != nil {
+			t.Errorf("decision %d: %v", i, errs[i])
+		}
+	}
+	for _, i := range []int{8, 9} {
+		if !errors.Is(errs[i], events.ErrPermanent) {
+			t.Errorf("decision %d: %v, want a permanent refusal", i, errs[i])
+		}
+	}
+	if got := manifestPuts.Load() - before; got != 2 {
+		t.Errorf("%d manifest writes, want 2 (one per image)", got)
+	}
+	for img, want := range map[name.Digest]int{a: 5, b: 3} {
+		atts, err := oci.ReadAttachments(ctx, img)
+		if err != nil || len(atts) != want {
+			t.Errorf("%s: %d attachments, %v; want %d VSAs", img, len(atts), err, want)
+		}
+	}
+	// The same batch again (a redelivery) adds nothing.
+	_ = s.attachVSAs(ctx, msgs[:8])
+	if atts, _ := oci.ReadAttachments(ctx, a); len(atts) != 5 {
+		t.Errorf("after a redelivery %s has %d attachments, want 5", a, len(atts))
+	}
+}
