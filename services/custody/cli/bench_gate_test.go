@@ -479,11 +479,11 @@ func TestBenchGateVersusCosign(t *testing.T) {
 	for i := range min(n, 5) {
 		warmup = append(warmup, g.addImage(t, len(runs)*n+i, true))
 	}
-	gateBenchRun(ctx, t, g, warmup, 2, "warmup", gate.WithRegistry(), gate.WithCache(0, 0))
+	gateBenchRun(ctx, t, g, warmup, 2, "warmup", true, gate.WithRegistry(), gate.WithCache(0, 0))
 
 	rates := map[string]float64{}
 	for _, r := range runs {
-		rates[r.label] = gateBenchRun(ctx, t, g, r.images, k, r.label, r.opts...)
+		rates[r.label] = gateBenchRun(ctx, t, g, r.images, k, r.label, r.label != "cold-noattach", r.opts...)
 	}
 	cold, warm, noattach := rates["cold"], rates["warm"], rates["cold-noattach"]
 	t.Logf("gate, caches off: %.1f decisions/s = %.0f× cosign; caches on: %.1f decisions/s = %.0f× cosign; caches off without the VSA attachment: %.1f decisions/s = %.0f× cosign",
@@ -562,7 +562,7 @@ func gateBenchCosign(t *testing.T, bin string, flags []string, key string, typ s
 // len(images)×k promotion requests and returns decisions per second, from the first
 // publish until the last decision arrived. Every decision must be ALLOWED and carry a
 // VSA.
-func gateBenchRun(ctx context.Context, t *testing.T, g *gateBenchEnv, images []gateBenchImage, k int, label string, opts ...gate.Option) float64 {
+func gateBenchRun(ctx context.Context, t *testing.T, g *gateBenchEnv, images []gateBenchImage, k int, label string, attached bool, opts ...gate.Option) float64 {
 	t.Helper()
 	nc, err := nats.Connect(g.env.URL, nats.Name("custody-bench gate "+label))
 	if err != nil {
@@ -656,7 +656,20 @@ func gateBenchRun(ctx context.Context, t *testing.T, g *gateBenchEnv, images []g
 		mu.Unlock()
 		t.Fatalf("gate %s: only %d of %d requests decided", label, got, total)
 	}
+	if attached {
+		// Attaching the VSAs is part of the work: the gate's attach consumer must have
+		// caught up too.
+		gateBenchAwaitAttach(ctx, t, g, label)
+	}
 	elapsed := time.Since(start)
+	if attached {
+		for _, img := range images {
+			atts, err := oci.ReadAttachments(ctx, img.ref)
+			if err != nil || len(atts) != 3+k {
+				t.Fatalf("gate %s: %s has %d attachments (%v), want its 3 attestations and %d VSAs", label, img.ref, len(atts), err, k)
+			}
+		}
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(problems) > 0 {
@@ -666,4 +679,27 @@ func gateBenchRun(ctx context.Context, t *testing.T, g *gateBenchEnv, images []g
 	rate := float64(total) / elapsed.Seconds()
 	t.Logf("gate %s: %d decisions (%d images × %d) in %s: %.1f decisions/s", label, total, len(images), k, elapsed.Round(time.Millisecond), rate)
 	return rate
+}
+
+// gateBenchAwaitAttach waits until the gate's attach consumer has nothing pending.
+func gateBenchAwaitAttach(ctx context.Context, t *testing.T, g *gateBenchEnv, label string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		c, err := g.env.JS.Consumer(ctx, g.env.Config.Stream, gate.AttachConsumerName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.NumPending == 0 && info.NumAckPending == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gate %s: VSAs still being attached: %d pending, %d unacknowledged", label, info.NumPending, info.NumAckPending)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
