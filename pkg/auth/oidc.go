@@ -41,15 +41,15 @@ var asymmetric = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", 
 type OIDCOption func(*oidcOptions) error
 
 type oidcOptions struct {
-	jwksURL      string
-	algs         []string
-	leeway       time.Duration
-	rolesClaim   string
-	groupsClaim  string
-	groupRoles   map[string][]Role
-	scopesClaim  string
-	client       *http.Client
-	fetchEvery   time.Duration
+	jwksURL     string
+	algs        []string
+	leeway      time.Duration
+	rolesClaim  string
+	groupsClaim string
+	groupRoles  map[string][]Role
+	scopesClaim string
+	client      *http.Client
+	fetchEvery  time.Duration
 }
 
 // WithJWKSURL skips discovery and reads the issuer's keys from u (https).
