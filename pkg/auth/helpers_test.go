@@ -100,7 +100,13 @@ type fixture struct {
 
 func newFixture(t *testing.T, gopts []auth.GuardOption, aopts ...auth.AuthOption) *fixture {
 	t.Helper()
-	f := &fixture{clk: newClock(), tok: map[string]string{}, audit: &auditLog{}}
+	return newFixtureAt(t, newClock(), gopts, aopts...)
+}
+
+// newFixtureAt is newFixture on the clock clk.
+func newFixtureAt(t *testing.T, clk *clock, gopts []auth.GuardOption, aopts ...auth.AuthOption) *fixture {
+	t.Helper()
+	f := &fixture{clk: clk, tok: map[string]string{}, audit: &auditLog{}}
 	grants := []struct {
 		name   string
 		roles  []auth.Role
