@@ -12,8 +12,9 @@
 //
 // Middleware authenticates every request (a request without a credential is a 401:
 // deny by default), limits the rate, and puts the Principal on the context; Require
-// authorises one route (403), and Check does the same inside a handler that learns its
-// resource only after loading it. A handler that answers without either having decided
+// authorises one route (403), and Check (or CheckContext, for a Connect handler that
+// holds only the context) does the same inside a handler that learns its resource only
+// after loading it. A handler that answers without either having decided
 // gets a 403 in place of its answer, so a forgotten Require leaks nothing (but it still
 // ran: put Require on every route). Routes that need no credential (a health check,
 // the login form) are mounted outside Middleware.

@@ -1,10 +1,12 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +32,7 @@ type guardOptions struct {
 	burst, failBurst int
 	maxLimiters      int
 	sessionAuth      bool
+	loginPath        string
 	clientIP         func(*http.Request) string
 }
 
@@ -80,6 +83,19 @@ func WithSessionAuth() GuardOption {
 	}
 }
 
+// WithLoginRedirect makes a page guard (WithSessionAuth) answer a GET or HEAD without a
+// credential, or with a session that has ended, with a 303 redirect to path (a local
+// path such as /login) instead of a 401. Other requests still get the 401.
+func WithLoginRedirect(path string) GuardOption {
+	return func(o *guardOptions) error {
+		if !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "//") || strings.ContainsAny(path, "\\\r\n") {
+			return fmt.Errorf("login path %q: must be a local path starting with a single /", bounded(path))
+		}
+		o.loginPath = path
+		return nil
+	}
+}
+
 // WithClientIP sets how the client's address is found (default: r.RemoteAddr, IPv6 by
 // /64). Behind a reverse proxy, read the address the proxy reports, and only from a
 // proxy you trust.
@@ -116,6 +132,9 @@ func NewGuard(authn *Authenticator, audit *slog.Logger, opts ...GuardOption) (*G
 			return nil, fmt.Errorf("guard: %w", err)
 		}
 	}
+	if o.loginPath != "" && !o.sessionAuth {
+		return nil, errors.New("guard: a login redirect is for pages: add WithSessionAuth")
+	}
 	if o.sessionAuth && authn.sessions == nil {
 		return nil, errors.New("guard: session authentication needs an authenticator WithSessions")
 	}
@@ -130,10 +149,44 @@ func NewGuard(authn *Authenticator, audit *slog.Logger, opts ...GuardOption) (*G
 	return &Guard{authn: authn, audit: audit, o: o, perUser: per, failures: fail}, nil
 }
 
-// decisionState records, per request, whether Require or Check decided.
-type decisionState struct{ decided atomic.Bool }
+// requestState is what Middleware keeps on a request's context: whether Require or
+// Check decided, the request's description for audit records made from a context
+// (CheckContext), and the session, when the request came with one.
+type requestState struct {
+	decided atomic.Bool
+	info    reqInfo
+	session *Session
+}
 
-type decisionKey struct{}
+// reqInfo describes a request in audit records.
+type reqInfo struct{ method, path, remote string }
+
+func infoOf(r *http.Request) reqInfo {
+	return reqInfo{method: r.Method, path: r.URL.Path, remote: r.RemoteAddr}
+}
+
+type stateKey struct{}
+
+func stateFrom(ctx context.Context) *requestState {
+	st, _ := ctx.Value(stateKey{}).(*requestState)
+	return st
+}
+
+// markDecided notes that the request's authorization was decided.
+func markDecided(ctx context.Context) {
+	if st := stateFrom(ctx); st != nil {
+		st.decided.Store(true)
+	}
+}
+
+// SessionFrom returns the session a request behind Middleware came with (pages put its
+// CSRFToken into their forms); false for any other credential.
+func SessionFrom(ctx context.Context) (Session, bool) {
+	if st := stateFrom(ctx); st != nil && st.session != nil {
+		return *st.session, true
+	}
+	return Session{}, false
+}
 
 // Middleware authenticates every request (deny by default: no credential is a 401 with
 // WWW-Authenticate: Bearer), checks the CSRF token of a state-changing session request
@@ -162,6 +215,11 @@ func (g *Guard) Middleware(next http.Handler) http.Handler {
 				g.authn.sessions.destroy(w, r)
 			}
 			g.record(r, "authenticate", Principal{}, kind, nil, Decision{Code: ReasonUnauthenticated, Reason: err.Error()})
+			if g.o.loginPath != "" && (kind == credNone || kind == credSession) &&
+				(r.Method == http.MethodGet || r.Method == http.MethodHead) {
+				http.Redirect(w, r, g.o.loginPath, http.StatusSeeOther)
+				return
+			}
 			g.unauthenticated(w, r, kind != credNone, err)
 			return
 		}
@@ -178,9 +236,9 @@ func (g *Guard) Middleware(next http.Handler) http.Handler {
 			g.refuse(w, r, wait, fmt.Errorf("%w: request rate exceeded for %s; retry later", ErrRateLimited, p.ID))
 			return
 		}
-		st := &decisionState{}
+		st := &requestState{info: infoOf(r), session: sess}
 		ctx := ContextWithPrincipal(r.Context(), p)
-		ctx = withDecisionState(ctx, st)
+		ctx = context.WithValue(ctx, stateKey{}, st)
 		gw := &guardedWriter{ResponseWriter: w, r: r.WithContext(ctx), g: g, st: st, p: p}
 		next.ServeHTTP(gw, gw.r)
 		gw.check() // a handler that wrote nothing must not leave an empty 200
@@ -208,7 +266,7 @@ func (g *Guard) Require(action Action, res ResourceFunc, next http.Handler) http
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := PrincipalFrom(r.Context())
 		if !ok {
-			markDecided(r)
+			markDecided(r.Context())
 			g.record(r, "authorize", Principal{}, "", &Resource{}, Decision{Action: action, Code: ReasonUnauthenticated,
 				Reason: "no authenticated principal (is the route behind Guard.Middleware?)"})
 			g.unauthenticated(w, r, false, ErrNoCredentials)
@@ -216,7 +274,7 @@ func (g *Guard) Require(action Action, res ResourceFunc, next http.Handler) http
 		}
 		resource, err := res(r)
 		if err != nil {
-			markDecided(r)
+			markDecided(r.Context())
 			g.record(r, "authorize", p, "", &Resource{}, Decision{Principal: p.ID, Action: action,
 				Code: ReasonResourceUnknown, Reason: err.Error()})
 			httpsec.WriteError(w, r, err)
@@ -235,15 +293,30 @@ func (g *Guard) Require(action Action, res ResourceFunc, next http.Handler) http
 // promotion's repositories). It returns nil when allowed, an error wrapping
 // ErrForbidden (or ErrUnauthenticated without a principal) otherwise.
 func (g *Guard) Check(r *http.Request, action Action, res Resource) error {
-	markDecided(r)
-	p, ok := PrincipalFrom(r.Context())
+	return g.check(r.Context(), infoOf(r), action, res)
+}
+
+// CheckContext is Check for code that holds the request's context but not the request
+// (a Connect handler behind Middleware); the audit record describes the request
+// Middleware saw.
+func (g *Guard) CheckContext(ctx context.Context, action Action, res Resource) error {
+	var info reqInfo
+	if st := stateFrom(ctx); st != nil {
+		info = st.info
+	}
+	return g.check(ctx, info, action, res)
+}
+
+func (g *Guard) check(ctx context.Context, info reqInfo, action Action, res Resource) error {
+	markDecided(ctx)
+	p, ok := PrincipalFrom(ctx)
 	if !ok {
-		g.record(r, "authorize", Principal{}, "", &res, Decision{Action: action, Resource: res, Code: ReasonUnauthenticated,
-			Reason: "no authenticated principal"})
+		g.recordInfo(ctx, info, "authorize", Principal{}, "", &res, Decision{Action: action, Resource: res,
+			Code: ReasonUnauthenticated, Reason: "no authenticated principal"})
 		return ErrNoCredentials
 	}
 	d := Authorize(p, action, res)
-	g.record(r, "authorize", p, "", &res, d)
+	g.recordInfo(ctx, info, "authorize", p, "", &res, d)
 	return d.Err()
 }
 
@@ -266,6 +339,10 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, wait time.Duratio
 // record writes one audit record. It never receives a credential: only the principal,
 // the decision and the request's method, path, id and address.
 func (g *Guard) record(r *http.Request, event string, p Principal, kind credentialKind, res *Resource, d Decision) {
+	g.recordInfo(r.Context(), infoOf(r), event, p, kind, res, d)
+}
+
+func (g *Guard) recordInfo(ctx context.Context, info reqInfo, event string, p Principal, kind credentialKind, res *Resource, d Decision) {
 	verdict := "deny"
 	if d.Allowed {
 		verdict = "allow"
@@ -277,10 +354,10 @@ func (g *Guard) record(r *http.Request, event string, p Principal, kind credenti
 		slog.String("detail", d.Reason),
 		slog.String("principal", p.ID),
 		slog.String("auth_method", string(p.Method)),
-		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
-		slog.String("request_id", httpsec.RequestIDFrom(r.Context())),
-		slog.String("remote_addr", r.RemoteAddr),
+		slog.String("method", info.method),
+		slog.String("path", info.path),
+		slog.String("request_id", httpsec.RequestIDFrom(ctx)),
+		slog.String("remote_addr", info.remote),
 	}
 	if kind != "" {
 		attrs = append(attrs, slog.String("credential", string(kind)))
@@ -295,5 +372,5 @@ func (g *Guard) record(r *http.Request, event string, p Principal, kind credenti
 	if !d.Allowed {
 		level = slog.LevelWarn
 	}
-	g.audit.LogAttrs(r.Context(), level, "audit", attrs...)
+	g.audit.LogAttrs(ctx, level, "audit", attrs...)
 }

@@ -1,7 +1,9 @@
 package auth_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -107,6 +109,35 @@ func TestRequire(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestCheckContext(t *testing.T) {
+	f := newFixture(t, nil)
+	for _, tc := range []struct {
+		path, token string
+		status      int
+		decision    string
+	}{
+		{"/loaded/reg.example/team-a/app", "ci", 200, "allow"},
+		{"/loaded/reg.example/team-b/app", "ci", 403, "deny"},
+		{"/loaded/reg.example/team-b/app", "auditor", 200, "allow"},
+	} {
+		w := f.do("GET", tc.path, bearer(f.tok[tc.token]), "198.51.100.1:9")
+		if w.Code != tc.status {
+			t.Errorf("%s as %s: %d, want %d", tc.path, tc.token, w.Code, tc.status)
+		}
+		rec := f.audit.last(t)
+		want := map[string]any{"decision": tc.decision, "action": "read-promotion", "method": "GET", "path": tc.path,
+			"remote_addr": "198.51.100.1:9", "request_id": w.Header().Get("X-Request-Id"), "principal": "token:" + tc.token}
+		for k, v := range want {
+			if rec[k] != v {
+				t.Errorf("%s as %s: audit %s = %v, want %v", tc.path, tc.token, k, rec[k], v)
+			}
+		}
+	}
+	if err := f.guard.CheckContext(context.Background(), auth.ActionRead, auth.Resource{}); !errors.Is(err, auth.ErrUnauthenticated) {
+		t.Errorf("no principal: %v", err)
 	}
 }
 

@@ -1,23 +1,11 @@
 package auth
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 
 	"github.com/custody-dev/custody/pkg/httpsec"
 )
-
-func withDecisionState(ctx context.Context, st *decisionState) context.Context {
-	return context.WithValue(ctx, decisionKey{}, st)
-}
-
-// markDecided notes that the request's authorization was decided.
-func markDecided(r *http.Request) {
-	if st, ok := r.Context().Value(decisionKey{}).(*decisionState); ok {
-		st.decided.Store(true)
-	}
-}
 
 // errNoDecision answers a handler that wrote without an authorization decision.
 var errNoDecision = fmt.Errorf("%w: this route has no authorization rule", ErrForbidden)
@@ -28,7 +16,7 @@ type guardedWriter struct {
 	http.ResponseWriter
 	r       *http.Request
 	g       *Guard
-	st      *decisionState
+	st      *requestState
 	p       Principal
 	checked bool
 	blocked bool

@@ -87,6 +87,7 @@ func (a *auditLog) last(t *testing.T) map[string]any {
 //
 //	GET  /read              Require(read, Global)
 //	POST /publish/{repo...} Require(publish, the repository in the path)
+//	GET  /loaded/{repo...}  CheckContext(read-promotion, the repository in the path)
 //	GET  /forgotten         no Require: answers "secret"
 //	GET  /silent            no Require, writes nothing
 type fixture struct {
@@ -151,6 +152,15 @@ func newFixtureAt(t *testing.T, clk *clock, gopts []auth.GuardOption, aopts ...a
 	mux.Handle("POST /publish/{repo...}", f.guard.Require(auth.ActionPublish, func(r *http.Request) (auth.Resource, error) {
 		return auth.Resource{Name: "build", Repositories: []string{r.PathValue("repo")}}, nil
 	}, ok))
+	mux.HandleFunc("GET /loaded/{repo...}", func(w http.ResponseWriter, r *http.Request) {
+		// A handler that learns its resource after loading it.
+		if err := f.guard.CheckContext(r.Context(), auth.ActionReadPromotion, auth.Resource{Name: "promotion-1",
+			Repositories: []string{r.PathValue("repo")}}); err != nil {
+			httpsec.WriteError(w, r, err)
+			return
+		}
+		_, _ = io.WriteString(w, "status")
+	})
 	mux.HandleFunc("GET /forgotten", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "secret")

@@ -26,12 +26,18 @@ type pages struct {
 
 func newPages(t *testing.T, sopts ...auth.SessionOption) *pages {
 	t.Helper()
+	return newPagesWith(t, nil, sopts...)
+}
+
+// newPagesWith is newPages with more guard options.
+func newPagesWith(t *testing.T, gopts []auth.GuardOption, sopts ...auth.SessionOption) *pages {
+	t.Helper()
 	clk := newClock()
 	s, err := auth.NewSessions(append([]auth.SessionOption{auth.WithSessionClock(clk.now)}, sopts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newFixtureAt(t, clk, []auth.GuardOption{auth.WithSessionAuth()}, auth.WithSessions(s))
+	f := newFixtureAt(t, clk, append([]auth.GuardOption{auth.WithSessionAuth()}, gopts...), auth.WithSessions(s))
 	p := &pages{fixture: f, sessions: s}
 	protected := http.NewServeMux()
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -39,6 +45,14 @@ func newPages(t *testing.T, sopts ...auth.SessionOption) *pages {
 		_, _ = io.WriteString(w, string(pr.Method)+" "+pr.ID)
 	})
 	protected.Handle("GET /page", f.guard.Require(auth.ActionRead, nil, ok))
+	protected.Handle("GET /form", f.guard.Require(auth.ActionRead, nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, ok := auth.SessionFrom(r.Context())
+		if !ok {
+			_, _ = io.WriteString(w, "no session")
+			return
+		}
+		_, _ = io.WriteString(w, `<input type="hidden" name="csrf_token" value="`+sess.CSRFToken+`">`)
+	})))
 	protected.Handle("POST /action", f.guard.Require(auth.ActionRead, nil, ok))
 	protected.Handle("POST /logout", f.guard.Require(auth.ActionRead, nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.guard.Logout(w, r)
@@ -358,5 +372,58 @@ func TestSessionsBounded(t *testing.T) {
 	}
 	if _, err := p.guard.Login(httptest.NewRecorder(), httptest.NewRequest("POST", "/", nil), ""); !errors.Is(err, auth.ErrUnauthenticated) {
 		t.Errorf("empty login: %v", err)
+	}
+}
+
+func TestSessionFormAndLoginRedirect(t *testing.T) {
+	p := newPagesWith(t, []auth.GuardOption{auth.WithLoginRedirect("/login")}, auth.WithSessionTTL(time.Hour, time.Hour))
+	c := p.loginCookie(t, "auditor")
+	if w := p.get("/form", c); w.Code != 200 || !strings.Contains(w.Body.String(), `value="`+p.login.CSRFToken+`"`) {
+		t.Errorf("form: %d %q, want the session's CSRF token", w.Code, w.Body)
+	}
+	r := httptest.NewRequest("GET", "/form", nil)
+	r.Header.Set("Authorization", bearer(p.tok["auditor"]))
+	w := httptest.NewRecorder()
+	p.handler.ServeHTTP(w, r)
+	if w.Body.String() != "no session" {
+		t.Errorf("bearer request: SessionFrom gave %q", w.Body)
+	}
+	for _, tc := range []struct {
+		name   string
+		method string
+		cookie *http.Cookie
+		authz  string
+		status int
+	}{
+		{"GET without a credential", "GET", nil, "", http.StatusSeeOther},
+		{"GET with an ended session", "GET", &http.Cookie{Name: auth.SessionCookie, Value: "gone"}, "", http.StatusSeeOther},
+		{"GET with a bad token", "GET", nil, bearer(auth.GenerateToken()), http.StatusUnauthorized},
+		{"POST without a credential", "POST", nil, "", http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(tc.method, "/page", nil)
+			if tc.cookie != nil {
+				r.AddCookie(tc.cookie)
+			}
+			if tc.authz != "" {
+				r.Header.Set("Authorization", tc.authz)
+			}
+			w := httptest.NewRecorder()
+			p.handler.ServeHTTP(w, r)
+			if w.Code != tc.status {
+				t.Fatalf("status %d, want %d", w.Code, tc.status)
+			}
+			if tc.status == http.StatusSeeOther && w.Header().Get("Location") != "/login" {
+				t.Errorf("Location %q", w.Header().Get("Location"))
+			}
+		})
+	}
+	for _, bad := range []string{"https://evil.example/login", "//evil.example", "login", "/\\evil"} {
+		if _, err := auth.NewGuard(p.authn, p.audit.logger(), auth.WithSessionAuth(), auth.WithLoginRedirect(bad)); err == nil {
+			t.Errorf("login path %q accepted", bad)
+		}
+	}
+	if _, err := auth.NewGuard(p.authn, p.audit.logger(), auth.WithLoginRedirect("/login")); err == nil {
+		t.Error("a login redirect without session auth accepted")
 	}
 }
