@@ -214,7 +214,7 @@ func (g *Guard) Middleware(next http.Handler) http.Handler {
 			if kind == credSession {
 				g.authn.sessions.destroy(w, r)
 			}
-			g.record(r, "authenticate", Principal{}, kind, nil, Decision{Code: ReasonUnauthenticated, Reason: err.Error()})
+			g.recordCause(r, "authenticate", kind, err)
 			if g.o.loginPath != "" && (kind == credNone || kind == credSession) &&
 				(r.Method == http.MethodGet || r.Method == http.MethodHead) {
 				http.Redirect(w, r, g.o.loginPath, http.StatusSeeOther)
@@ -338,11 +338,17 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, wait time.Duratio
 
 // record writes one audit record. It never receives a credential: only the principal,
 // the decision and the request's method, path, id and address.
+// recordCause records a failed authentication with the operator-only cause, if any.
+func (g *Guard) recordCause(r *http.Request, event string, kind credentialKind, err error) {
+	d := Decision{Code: ReasonUnauthenticated, Reason: err.Error()}
+	g.recordInfo(r.Context(), infoOf(r), event, Principal{}, kind, nil, d, slog.String("cause", causeOf(err)))
+}
+
 func (g *Guard) record(r *http.Request, event string, p Principal, kind credentialKind, res *Resource, d Decision) {
 	g.recordInfo(r.Context(), infoOf(r), event, p, kind, res, d)
 }
 
-func (g *Guard) recordInfo(ctx context.Context, info reqInfo, event string, p Principal, kind credentialKind, res *Resource, d Decision) {
+func (g *Guard) recordInfo(ctx context.Context, info reqInfo, event string, p Principal, kind credentialKind, res *Resource, d Decision, extra ...slog.Attr) {
 	verdict := "deny"
 	if d.Allowed {
 		verdict = "allow"
@@ -367,6 +373,11 @@ func (g *Guard) recordInfo(ctx context.Context, info reqInfo, event string, p Pr
 	}
 	if res != nil {
 		attrs = append(attrs, slog.Group("resource", slog.String("name", res.Name), slog.Any("repositories", res.Repositories)))
+	}
+	for _, a := range extra {
+		if a.Value.String() != "" {
+			attrs = append(attrs, a)
+		}
 	}
 	level := slog.LevelInfo
 	if !d.Allowed {

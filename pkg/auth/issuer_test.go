@@ -20,8 +20,9 @@ import (
 // issuer is a real OIDC issuer stand-in: an https server with a discovery document and
 // a JWKS, whose keys sign tokens with go-jose.
 type issuer struct {
-	srv     *httptest.Server
-	fetches atomic.Int32
+	srv      *httptest.Server
+	fetches  atomic.Int32
+	failKeys atomic.Bool // answer the key set with a 500
 
 	mu   sync.Mutex
 	keys []jose.JSONWebKey // published
@@ -49,6 +50,10 @@ func newIssuer(t *testing.T) *issuer {
 	})
 	mux.HandleFunc("GET /keys", func(w http.ResponseWriter, r *http.Request) {
 		is.fetches.Add(1)
+		if is.failKeys.Load() {
+			http.Error(w, "key store down", http.StatusInternalServerError)
+			return
+		}
 		is.mu.Lock()
 		set := jose.JSONWebKeySet{Keys: append([]jose.JSONWebKey(nil), is.keys...)}
 		is.mu.Unlock()

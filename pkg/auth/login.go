@@ -37,7 +37,7 @@ func (g *Guard) Login(w http.ResponseWriter, r *http.Request, token string) (Ses
 	p, err := g.authn.AuthenticateToken(r.Context(), token)
 	if err != nil {
 		g.failures.take(ip, now)
-		g.record(r, "login", Principal{}, credBearer, nil, Decision{Code: ReasonUnauthenticated, Reason: err.Error()})
+		g.recordCause(r, "login", credBearer, err)
 		return Session{}, err
 	}
 	s := g.authn.sessions.create(w, p)

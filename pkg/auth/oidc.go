@@ -245,15 +245,20 @@ func (v *OIDCVerifier) Authenticate(ctx context.Context, raw string, now time.Ti
 	tok, err := verifier.Verify(ctx, raw)
 	if err != nil {
 		var expired *oidc.TokenExpiredError
+		var p Principal
+		var public error
 		switch {
 		case errors.As(err, &expired):
-			return fail("expired at %s", expired.Expiry.UTC().Format(time.RFC3339))
+			p, public = fail("expired at %s", expired.Expiry.UTC().Format(time.RFC3339))
 		case jwt.Claims.Issuer != v.issuer:
-			return fail("was issued by another issuer, not %s", v.issuer)
+			p, public = fail("was issued by another issuer, not %s", v.issuer)
 		case !slices.Contains(jwt.Claims.Audience, v.audience):
-			return fail("is not for this audience (%s)", v.audience)
+			p, public = fail("is not for this audience (%s)", v.audience)
+		default:
+			p, public = fail("signature does not verify with the issuer's keys")
 		}
-		return fail("signature does not verify with the issuer's keys")
+		// go-oidc's own words (an unreachable key set, say) go to the audit log only.
+		return p, &causedError{err: public, cause: err}
 	}
 	// go-oidc allows a fixed five minutes on nbf; apply ours.
 	if jwt.Claims.NotBefore != nil && now.Add(v.o.leeway).Before(*jwt.Claims.NotBefore) {
@@ -371,4 +376,30 @@ func (t *boundedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	resp.Body = http.MaxBytesReader(nil, resp.Body, maxJWKSBody)
 	return resp, nil
+}
+
+// causedError is an authentication error whose cause is for the operator (the audit
+// log's "cause"), not for the caller: Error gives only the public text.
+type causedError struct {
+	err   error
+	cause error
+}
+
+func (e *causedError) Error() string { return e.err.Error() }
+func (e *causedError) Unwrap() error { return e.err }
+
+// maxCause bounds a cause in the audit log (a key set's error page can be long).
+const maxCause = 512
+
+// causeOf returns the operator-only cause of err, bounded, or "".
+func causeOf(err error) string {
+	var ce *causedError
+	if !errors.As(err, &ce) || ce.cause == nil {
+		return ""
+	}
+	c := ce.cause.Error()
+	if len(c) > maxCause {
+		c = c[:maxCause] + "..."
+	}
+	return c
 }

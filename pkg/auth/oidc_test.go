@@ -7,6 +7,9 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -283,5 +286,58 @@ func TestNewOIDCVerifierConfig(t *testing.T) {
 	}
 	if _, err := v.Authenticate(ctx, sign(t, k, with(claimsAt(is, now), "exp", now.Add(-time.Second).Unix())), now); err == nil {
 		t.Errorf("leeway 0 accepted a token expired a second ago")
+	}
+}
+
+// TestOIDCThroughGuard: a JWT bearer reaches the OIDC verifier through the middleware,
+// and an operator learns from the audit log why the issuer's keys could not be read.
+func TestOIDCThroughGuard(t *testing.T) {
+	is := newIssuer(t)
+	k := newKey(t, "k1", jose.ES256)
+	is.publish(k)
+	v := newVerifier(t, is)
+	audit := &auditLog{}
+	authn, err := auth.NewAuthenticator(auth.WithOIDC(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	guard, err := auth.NewGuard(authn, audit.logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := guard.Middleware(guard.Require(auth.ActionRead, nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := auth.PrincipalFrom(r.Context())
+		_, _ = io.WriteString(w, p.ID)
+	})))
+	call := func(tok string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	now := time.Now()
+	if w := call(sign(t, k, claimsAt(is, now))); w.Code != 200 || w.Body.String() != "oidc:"+is.url()+"#user-42" {
+		t.Fatalf("valid JWT: %d %q", w.Code, w.Body)
+	}
+	if w := call(sign(t, k, with(claimsAt(is, now), "custody_roles", []string{"pipeline"}))); w.Code != 403 {
+		t.Errorf("JWT without a reading role: %d", w.Code)
+	}
+	is.failKeys.Store(true)
+	rotated := newKey(t, "k2", jose.ES256)
+	tok := sign(t, rotated, claimsAt(is, now))
+	w := call(tok)
+	if w.Code != 401 || !strings.Contains(w.Header().Get("WWW-Authenticate"), "invalid_token") {
+		t.Fatalf("key set down: %d", w.Code)
+	}
+	if strings.Contains(w.Body.String(), "key store down") {
+		t.Errorf("the identity provider's error reached the caller: %s", w.Body)
+	}
+	rec := audit.last(t)
+	if cause, _ := rec["cause"].(string); !strings.Contains(cause, "500") {
+		t.Errorf("audit cause %q, want the key set's 500", rec["cause"])
+	}
+	if strings.Contains(audit.String(), tok) || strings.Contains(audit.String(), strings.Split(tok, ".")[2]) {
+		t.Error("audit log holds the JWT")
 	}
 }
