@@ -315,3 +315,24 @@ func TestAuditLog(t *testing.T) {
 		t.Error("audit log holds the unknown token")
 	}
 }
+
+func TestErrorsMapToStatuses(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want int
+	}{
+		{auth.ErrUnauthenticated, 401},
+		{auth.ErrNoCredentials, 401},
+		{auth.ErrForbidden, 403},
+		{auth.ErrCSRF, 403},
+		{auth.ErrRateLimited, 429},
+		{auth.Decision{Code: auth.ReasonRole, Reason: "no"}.Err(), 403},
+	} {
+		if got := httpsec.StatusFor(tc.err); got != tc.want {
+			t.Errorf("%v: %d, want %d", tc.err, got, tc.want)
+		}
+	}
+	if err := (auth.Decision{Allowed: true}).Err(); err != nil {
+		t.Errorf("allowed decision: %v", err)
+	}
+}
