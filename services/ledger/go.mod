@@ -3,6 +3,8 @@ module github.com/custody-dev/custody/services/ledger
 go 1.26.8
 
 require (
+	connectrpc.com/connect v1.20.0
+	github.com/anchore/packageurl-go v0.2.0
 	github.com/custody-dev/custody/pkg v0.0.0
 	github.com/custody-dev/custody/proto v0.0.0
 	github.com/jackc/pgx/v5 v5.12.0
@@ -26,7 +28,6 @@ require (
 	github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys v1.5.0 // indirect
 	github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/internal v1.2.0 // indirect
 	github.com/AzureAD/microsoft-authentication-library-for-go v1.7.2 // indirect
-	github.com/anchore/packageurl-go v0.2.0 // indirect
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/aws/aws-sdk-go-v2 v1.45.1 // indirect
 	github.com/aws/aws-sdk-go-v2/config v1.33.2 // indirect
