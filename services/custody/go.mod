@@ -3,6 +3,7 @@ module github.com/custody-dev/custody/services/custody
 go 1.26.8
 
 require (
+	connectrpc.com/connect v1.20.0
 	github.com/custody-dev/custody/pkg v0.0.0
 	github.com/custody-dev/custody/proto v0.0.0
 	github.com/custody-dev/custody/services/attestor v0.0.0
