@@ -38,9 +38,10 @@ lint: ## gofmt, go mod tidy (no diff), go vet and staticcheck over every module
 	@set -e; for m in $(MODULES); do (cd $$m && $(GO) vet ./...); done
 	@set -e; $(MAKE) --no-print-directory tools; for m in $(MODULES); do (cd $$m && $(BIN)/staticcheck -tags e2e ./...); done
 
-tools: ## Build the pinned code generators and checkers (buf, protoc-gen-go, benchstat, staticcheck) into bin/
+tools: ## Build the pinned code generators and checkers (buf, protoc-gen-go, protoc-gen-connect-go, protoc-gen-doc, benchstat, staticcheck) into bin/
 	@mkdir -p $(BIN)
 	@cd scripts/tools && GOWORK=off $(GO) build -o $(BIN)/ github.com/bufbuild/buf/cmd/buf google.golang.org/protobuf/cmd/protoc-gen-go \
+		connectrpc.com/connect/cmd/protoc-gen-connect-go github.com/pseudomuto/protoc-gen-doc/cmd/protoc-gen-doc \
 		golang.org/x/perf/cmd/benchstat honnef.co/go/tools/cmd/staticcheck
 
 cosign: ## Build the pinned cosign v2 and v3 (scripts/tools/cosign-v*) into bin/ for the interoperability e2e test
@@ -64,12 +65,13 @@ bench-scan: build scan-tools ## Scanning figures in one run: layer walk vs raw g
 debian-image: scan-tools ## Build a Debian bookworm minbase image with debootstrap and push it to REGISTRY (default the dev registry)
 	@scripts/debian-image.sh $(if $(FORCE),--force) $(or $(REGISTRY),$(REG_ADDR))/debian:bookworm-minbase
 
-gen: tools ## Regenerate protobuf code with buf and protoc-gen-go
+gen: tools ## Regenerate protobuf and Connect code (proto/) and the API reference (docs/api/) with buf
 	cd proto && PATH="$(BIN):$$PATH" $(BIN)/buf lint && PATH="$(BIN):$$PATH" $(BIN)/buf generate
+	cd proto && PATH="$(BIN):$$PATH" $(BIN)/buf generate --template buf.gen.doc.yaml --path custody/audit/v1
 
-check-generated: gen ## Fail if generated code is stale
-	@git diff --exit-code -- proto || { echo "generated code is stale: run 'make gen' and commit"; exit 1; }
-	@test -z "$$(git status --porcelain -- proto)" || { git status --porcelain -- proto; echo "generated files are not committed"; exit 1; }
+check-generated: gen ## Fail if generated code or the generated API reference is stale
+	@git diff --exit-code -- proto docs/api || { echo "generated code is stale: run 'make gen' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- proto docs/api)" || { git status --porcelain -- proto docs/api; echo "generated files are not committed"; exit 1; }
 
 bench: tools ## Benchmarks in one run: bus ceiling, scan cost, build events per second end to end (docs/benchmarks.md)
 	@scripts/bench.sh

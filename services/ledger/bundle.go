@@ -28,25 +28,33 @@ func (s *Service) getBundle(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if s.logSigner == nil {
-		s.writeError(w, r, errNoLogKey)
-		return
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 	defer cancel()
-	b, err := s.buildBundle(ctx, digest)
-	if err != nil {
-		s.writeError(w, r, fmt.Errorf("bundle %s: %w", digest, err))
-		return
-	}
-	body, err := b.Marshal()
+	body, err := s.bundleDocument(ctx, digest)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", bundle.MediaType)
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = w.Write(body)
+}
+
+// bundleDocument is the bundle of digest as both APIs serve it: compact JSON and a
+// final newline.
+func (s *Service) bundleDocument(ctx context.Context, digest string) ([]byte, error) {
+	if s.logSigner == nil {
+		return nil, errNoLogKey
+	}
+	b, err := s.buildBundle(ctx, digest)
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", digest, err)
+	}
+	body, err := b.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", digest, err)
+	}
+	return append(body, '\n'), nil
 }
 
 func (s *Service) buildBundle(ctx context.Context, digest string) (*bundle.Bundle, error) {

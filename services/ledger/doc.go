@@ -7,6 +7,9 @@
 //	GET /v1/artifacts/{digest}/provenance   everything known about an artifact
 //	GET /v1/promotions/{id}                 where a promotion request stands
 //	GET /healthz                            200 while the database answers
+//	/custody.audit.v1.AuditService/*        the auditors' Connect API (gRPC, gRPC-Web,
+//	                                        Connect JSON and protobuf, GET for every RPC),
+//	                                        proto/custody/audit/v1, docs/api/audit.md
 //
 // Events are recorded in batches (up to WithBatchSize, default 64): what has arrived
 // is prepared concurrently (envelopes fetched and verified) and written in one database

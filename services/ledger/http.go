@@ -22,9 +22,20 @@ const (
 // Patterns lists every route the ledger's Handler serves, for servers (such as custody
 // dev) that mount it beside other services' handlers.
 func Patterns() []string {
-	return []string{PatternProvenance, PatternBundle, PatternPromotion, PatternHealth,
+	return []string{PatternProvenance, PatternBundle, PatternPromotion, PatternHealth, PatternAudit,
 		PatternLogCheckpoint, PatternLogKey, PatternLogEntries, PatternLogInclusion, PatternLogConsistency,
 		PatternVulnDB, PatternVulnDBRecords, PatternVulnDBQuery}
+}
+
+// Protocols returns what a server of Handler should speak: HTTP/1.1, and HTTP/2 both
+// over TLS and in cleartext (h2c with prior knowledge), which gRPC clients of the audit
+// API need when the server has no TLS.
+func Protocols() *http.Protocols {
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetHTTP2(true)
+	p.SetUnencryptedHTTP2(true)
+	return p
 }
 
 // errUnavailable marks a database that does not answer.
@@ -38,6 +49,7 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc(PatternHealth, s.health)
 	s.logRoutes(mux)
 	s.vulnRoutes(mux)
+	mux.Handle(s.auditHandler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		// Tell a wrong method from a wrong path, in JSON like every other answer.
 		get := r.Clone(r.Context())
@@ -125,50 +137,84 @@ func (s *Service) getProvenance(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 	defer cancel()
-	p, err := s.store.Provenance(ctx, digest)
-	switch {
-	case errors.Is(err, ledger.ErrNotFound):
-		s.writeError(w, r, fmt.Errorf("nothing is recorded about artifact %s: %w", digest, ledger.ErrNotFound))
-		return
-	case err != nil:
-		s.writeError(w, r, fmt.Errorf("provenance %s: %w", digest, err))
+	p, decisionLog, err := s.provenance(ctx, digest)
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	doc := provenanceDoc(p)
-	// Decisions' log positions are found by the key they were appended under.
-	for i, d := range p.Decisions {
-		e, err := s.store.LogEntryByKey(ctx, bundle.KindDecision, d.EventID)
-		switch {
-		case errors.Is(err, ledger.ErrNotFound):
-			// Recorded before the log existed.
-		case err != nil:
-			s.writeError(w, r, fmt.Errorf("provenance %s: decision %s log entry: %w", digest, d.RequestID, err))
-			return
-		default:
-			doc.Decisions[i].LogIndex = e.Index
-		}
+	for i := range doc.Decisions {
+		doc.Decisions[i].LogIndex = decisionLog[i]
 	}
 	writeJSON(w, http.StatusOK, doc)
 }
 
+// provenance returns everything recorded about digest and the log index of each of its
+// decisions (-1 for one recorded before the log existed), for both APIs.
+func (s *Service) provenance(ctx context.Context, digest string) (*ledger.Provenance, []int64, error) {
+	p, err := s.store.Provenance(ctx, digest)
+	switch {
+	case errors.Is(err, ledger.ErrNotFound):
+		return nil, nil, fmt.Errorf("nothing is recorded about artifact %s: %w", digest, ledger.ErrNotFound)
+	case err != nil:
+		return nil, nil, fmt.Errorf("provenance %s: %w", digest, err)
+	}
+	logIndex := make([]int64, len(p.Decisions))
+	for i, d := range p.Decisions {
+		if logIndex[i], err = s.decisionLogIndex(ctx, d); err != nil {
+			return nil, nil, fmt.Errorf("provenance %s: %w", digest, err)
+		}
+	}
+	return p, logIndex, nil
+}
+
+// decisionLogIndex finds a decision's position in the log by the key it was appended
+// under; -1 when it has none (recorded before the log existed).
+func (s *Service) decisionLogIndex(ctx context.Context, d ledger.Decision) (int64, error) {
+	e, err := s.store.LogEntryByKey(ctx, bundle.KindDecision, d.EventID)
+	switch {
+	case errors.Is(err, ledger.ErrNotFound):
+		return -1, nil
+	case err != nil:
+		return 0, fmt.Errorf("decision %s log entry: %w", d.RequestID, err)
+	}
+	return e.Index, nil
+}
+
 func (s *Service) getPromotion(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if id == "" || len(id) > 512 {
-		s.writeError(w, r, fmt.Errorf("%w: promotion request id must be 1-512 bytes", ledger.ErrInvalid))
+	if err := checkRequestID("promotion request id", id); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 	defer cancel()
-	st, err := s.store.PromotionStatus(ctx, id)
-	switch {
-	case errors.Is(err, ledger.ErrNotFound):
-		s.writeError(w, r, fmt.Errorf("no promotion request %q is recorded (yet): %w", id, ledger.ErrNotFound))
-		return
-	case err != nil:
-		s.writeError(w, r, fmt.Errorf("promotion %s: %w", id, err))
+	st, err := s.promotionStatus(ctx, id)
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, promotionStatusDoc(st))
+}
+
+// promotionStatus returns a promotion request and its latest decision, for both APIs.
+func (s *Service) promotionStatus(ctx context.Context, id string) (*ledger.PromotionState, error) {
+	st, err := s.store.PromotionStatus(ctx, id)
+	switch {
+	case errors.Is(err, ledger.ErrNotFound):
+		return nil, fmt.Errorf("no promotion request %q is recorded (yet): %w", id, ledger.ErrNotFound)
+	case err != nil:
+		return nil, fmt.Errorf("promotion %s: %w", id, err)
+	}
+	return st, nil
+}
+
+// checkRequestID refuses a promotion request id that no request can have.
+func checkRequestID(what, id string) error {
+	if id == "" || len(id) > 512 {
+		return fmt.Errorf("%w: %s must be 1-512 bytes", ledger.ErrInvalid, what)
+	}
+	return nil
 }
 
 func (s *Service) health(w http.ResponseWriter, r *http.Request) {

@@ -94,13 +94,13 @@ func runAttestImport(ctx context.Context, e env, args []string) error {
 	if *wait && *timeout <= 0 {
 		return usageErr("--timeout must be positive")
 	}
-	c, err := newClient(*server)
+	c, err := newClient(*server, fs.bearer())
 	if err != nil {
 		return err
 	}
 	ledger := c
 	if *ledgerURL != "" {
-		if ledger, err = newClient(*ledgerURL); err != nil {
+		if ledger, err = newClient(*ledgerURL, fs.bearer()); err != nil {
 			return usageErr("--ledger: %v", err)
 		}
 	}

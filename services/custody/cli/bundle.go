@@ -38,7 +38,7 @@ func runBundleExport(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := newClient(*server)
+	c, err := newClient(*server, fs.bearer())
 	if err != nil {
 		return err
 	}

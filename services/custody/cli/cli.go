@@ -39,6 +39,9 @@ func commands() []command {
 		{"promote", "request promotion of an image by digest: `custody promote REF@sha256:... --to REPO[:TAG] --wait`", runPromote},
 		{"policy", "promotion policies: `custody policy lint FILE...`, `custody policy test FILE --image REF@sha256:... --key custody.pub` (evaluate without promoting)", runPolicy},
 		{"provenance", "show where a digest came from: build, attestations, decisions, promotions, timeline", runProvenance},
+		{"artifacts", "list recorded artifacts: `custody artifacts list [--source-repository URL] [--status promoted] [--since 72h] [-o table|json]`", runArtifacts},
+		{"affected", "which artifacts a vulnerability or package affects, and where they were promoted: `custody affected CVE-...|GHSA-...|pkg:...`", runAffected},
+		{"decisions", "the gate's decisions and their policies: `custody decisions [REF@sha256:...] [--verdict denied]`, `custody decisions --request ID`", runDecisions},
 		{"log", "the ledger's append-only log: `custody log checkpoint > cp`, `custody log verify --checkpoint cp`", runLog},
 		{"attest", "attestations made elsewhere: `custody attest import REF@sha256:...` records cosign attestations signed by a trusted key", runAttest},
 		{"scan", "scan an image without a server: `custody scan REF@sha256:...|--tarball FILE [-o table|json|cyclonedx-json|spdx-json] [--vulndb PATH]` (SBOM, licenses, secrets, vulnerabilities)", runScan},
@@ -121,6 +124,16 @@ func printHelp(w io.Writer) {
 type cmdFlags struct {
 	*flag.FlagSet
 	usage func()
+	// token is --token, registered by serverFlag.
+	token *string
+}
+
+// bearer returns the API token: --token, else the environment's CUSTODY_TOKEN, else "".
+func (fs *cmdFlags) bearer() string {
+	if fs.token != nil && *fs.token != "" {
+		return *fs.token
+	}
+	return os.Getenv("CUSTODY_TOKEN")
 }
 
 // newFlags makes a FlagSet that reports errors instead of exiting. Parse errors become
@@ -165,6 +178,9 @@ func serverFlag(fs *cmdFlags) *string {
 	if def == "" {
 		def = defaultServer
 	}
+	// The default stays empty so that -h never prints a token from the environment.
+	fs.token = fs.String("token", "", "API bearer `TOKEN` sent with every request (default env CUSTODY_TOKEN; "+
+		"prefer the environment: a flag shows in the process list)")
 	return fs.String("server", def, "Custody API `URL` (env CUSTODY_SERVER)")
 }
 

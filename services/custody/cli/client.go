@@ -14,18 +14,59 @@ import (
 	"time"
 )
 
-// client talks to the Custody HTTP API.
+// client talks to the Custody HTTP API: REST and the audit API (Connect) alike.
 type client struct {
 	base *url.URL
 	hc   *http.Client
 }
 
-func newClient(server string) (*client, error) {
+// newClient returns a client of server. A non-empty token is sent as
+// "Authorization: Bearer <token>" on every request to server (and only to server, not
+// to where it redirects), and only over https or to a loopback address, so that it
+// never crosses a network in the clear.
+func newClient(server, token string) (*client, error) {
 	u, err := url.Parse(server)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, usageErr("--server %q is not an http(s) URL", server)
 	}
-	return &client{base: u, hc: &http.Client{Timeout: 30 * time.Second}}, nil
+	var rt http.RoundTripper = http.DefaultTransport
+	if token != "" {
+		if strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r >= 0x7f }) || len(token) > 8<<10 {
+			return nil, usageErr("--token (or CUSTODY_TOKEN) has spaces, control or non-ASCII characters, or is over 8 KiB: " +
+				"give the token alone")
+		}
+		if u.Scheme != "https" && !isLoopback(u.Hostname()) {
+			return nil, usageErr("--server %s is plain http to a host that is not loopback: a token is sent only over https "+
+				"(or to 127.0.0.1, ::1, localhost)", u.Redacted())
+		}
+		rt = &bearerTransport{next: rt, scheme: u.Scheme, host: u.Host, header: "Bearer " + token}
+	}
+	return &client{base: u, hc: &http.Client{Timeout: 30 * time.Second, Transport: rt}}, nil
+}
+
+// isLoopback reports whether host names this machine.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// bearerTransport adds the Authorization header to requests to one scheme and host.
+type bearerTransport struct {
+	next         http.RoundTripper
+	scheme, host string
+	header       string
+}
+
+func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != t.scheme || req.URL.Host != t.host {
+		return t.next.RoundTrip(req)
+	}
+	r := req.Clone(req.Context())
+	r.Header.Set("Authorization", t.header)
+	return t.next.RoundTrip(r)
 }
 
 // apiError is a non-2xx answer.

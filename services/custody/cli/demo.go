@@ -89,16 +89,16 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	fmt.Fprintf(e.stdout, "==> publishing its build event\n")
 	if err := runEvent(ctx, e, []string{"build", "--image", ref, "--source-repo", "https://github.com/custody-dev/custody-demo",
 		"--commit", hex.EncodeToString(commit[:]), "--source-ref", "refs/heads/main", "--invocation-id", "demo-" + time.Now().UTC().Format("20060102T150405Z"),
-		"--server", *server}); err != nil {
+		"--server", *server, "--token", fs.bearer()}); err != nil {
 		return err
 	}
 	dest := *registry + "/" + strings.TrimPrefix(*to, "/")
 	fmt.Fprintf(e.stdout, "==> promoting %s to %s (the gate waits for the scan and attestations)\n", ref, dest)
-	if err := runPromote(ctx, e, []string{ref, "--to", dest, "--wait", "--timeout", "120s", "--server", *server}); err != nil {
+	if err := runPromote(ctx, e, []string{ref, "--to", dest, "--wait", "--timeout", "120s", "--server", *server, "--token", fs.bearer()}); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "\n==> custody provenance %s\n", ref)
-	return runProvenance(ctx, e, []string{ref, "--server", *server})
+	return runProvenance(ctx, e, []string{ref, "--server", *server, "--token", fs.bearer()})
 }
 
 // demoImage is one layer: /var/lib/dpkg/status and /usr/local/bin/custody (this very

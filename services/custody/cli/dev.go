@@ -356,6 +356,8 @@ func (s *devStack) serve(ctx context.Context, name, addr string, h http.Handler)
 		WriteTimeout:      5 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// HTTP/2 in cleartext too, for gRPC clients of the ledger's audit API.
+		Protocols: ledgersvc.Protocols(),
 	}
 	go func() {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {

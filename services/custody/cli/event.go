@@ -38,7 +38,7 @@ func runEvent(ctx context.Context, e env, args []string) error {
 	if *finished == "" {
 		*finished = time.Now().UTC().Format(time.RFC3339)
 	}
-	c, err := newClient(*server)
+	c, err := newClient(*server, fs.bearer())
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func runLogCheckpoint(ctx context.Context, e env, args []string) error {
 	if len(rest) != 0 {
 		return usageErr("log checkpoint takes no arguments")
 	}
-	c, err := newClient(*server)
+	c, err := newClient(*server, fs.bearer())
 	if err != nil {
 		return err
 	}
@@ -84,7 +84,7 @@ func runLogVerify(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := newClient(*server)
+	c, err := newClient(*server, fs.bearer())
 	if err != nil {
 		return err
 	}

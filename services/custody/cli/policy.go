@@ -129,7 +129,7 @@ func runPolicyTest(ctx context.Context, e env, args []string) error {
 	if *bundleFile != "" {
 		evidence, err = bundleEvidence(*bundleFile, digest)
 	} else {
-		evidence, err = ledgerEvidence(ctx, *server, digest)
+		evidence, err = ledgerEvidence(ctx, *server, fs.bearer(), digest)
 	}
 	if err != nil {
 		return err
@@ -185,8 +185,8 @@ func testDestination(pol *policy.Policy, given string) (string, error) {
 
 // ledgerEvidence reads the image's envelopes from the ledger's bundle and their recorded
 // times from its provenance answer.
-func ledgerEvidence(ctx context.Context, server, digest string) ([]*policyEvidence, error) {
-	c, err := newClient(server)
+func ledgerEvidence(ctx context.Context, server, token, digest string) ([]*policyEvidence, error) {
+	c, err := newClient(server, token)
 	if err != nil {
 		return nil, err
 	}

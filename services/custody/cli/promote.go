@@ -39,7 +39,7 @@ func runPromote(ctx context.Context, e env, args []string) error {
 	if strings.Contains(*to, "@") {
 		return usageErr("--to %q: name a repository and optional tag, not a digest", *to)
 	}
-	c, err := newClient(*server)
+	c, err := newClient(*server, fs.bearer())
 	if err != nil {
 		return err
 	}

@@ -90,7 +90,7 @@ func runProvenance(ctx context.Context, e env, args []string) error {
 	if *output != "table" && *output != "json" {
 		return usageErr("-o %q: use table or json", *output)
 	}
-	c, err := newClient(*server)
+	c, err := newClient(*server, fs.bearer())
 	if err != nil {
 		return err
 	}

@@ -54,7 +54,7 @@ func runVulnDBImport(ctx context.Context, e env, args []string) error {
 	if *batch < 1 || *batch > vuln.MaxImportBatch {
 		return usageErr("--batch %d: use 1-%d", *batch, vuln.MaxImportBatch)
 	}
-	c, err := newClient(*server)
+	c, err := newClient(*server, fs.bearer())
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func runVulnDBStatus(ctx context.Context, e env, args []string) error {
 	if *output != "table" && *output != "json" {
 		return usageErr("-o %q: use table or json", *output)
 	}
-	c, err := newClient(*server)
+	c, err := newClient(*server, fs.bearer())
 	if err != nil {
 		return err
 	}

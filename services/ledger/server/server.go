@@ -113,6 +113,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	srv := daemon.HTTPServer(cfg.httpAddr, ledger.LimitBodies(svc.Handler(), ledger.MaxRequestBody), log)
+	// gRPC clients of the audit API speak HTTP/2; without TLS, that is h2c with prior
+	// knowledge. HTTP/1.1 stays for REST and Connect's own protocol.
+	srv.Protocols = ledger.Protocols()
 	errc := make(chan error, 1)
 	go func() {
 		log.Info("serving", "addr", cfg.httpAddr, "db", ledger.RedactStoreRef(cfg.dbRef), "trusted_keys", verifier.KeyIDs())
