@@ -172,6 +172,14 @@ func stateFrom(ctx context.Context) *requestState {
 	return st
 }
 
+// Decided reports whether the request whose context ctx is (behind Middleware) has had
+// its authorization decided by Require, Check or CheckContext; false outside Middleware.
+// A handler that may answer early (an unreadable body) asks it, and decides first.
+func Decided(ctx context.Context) bool {
+	st := stateFrom(ctx)
+	return st != nil && st.decided.Load()
+}
+
 // markDecided notes that the request's authorization was decided.
 func markDecided(ctx context.Context) {
 	if st := stateFrom(ctx); st != nil {

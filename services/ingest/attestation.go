@@ -149,14 +149,21 @@ func (s *Service) verifyImport(ctx context.Context, req importRequest) (*verify.
 // again is de-duplicated by the stream, and the ledger keeps one record per envelope
 // and subject however often it arrives.
 func (s *Service) handleAttestation(w http.ResponseWriter, r *http.Request, body []byte) {
-	if s.verifier == nil || s.blobs == nil {
-		s.writeError(w, r, errImportDisabled)
-		return
-	}
 	ctx := r.Context()
 	req, err := parseAttestationImport(body)
+	if err != nil && (s.verifier == nil || s.blobs == nil) {
+		err = errImportDisabled
+	}
 	if err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	if err := s.authorize(r, req.subject.Name()); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if s.verifier == nil || s.blobs == nil {
+		s.writeError(w, r, errImportDisabled)
 		return
 	}
 	res, err := s.verifyImport(ctx, req)

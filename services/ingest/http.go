@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/custody-dev/custody/pkg/auth"
 	"github.com/custody-dev/custody/pkg/buildevent"
 	"github.com/custody-dev/custody/pkg/events"
 )
@@ -120,6 +121,10 @@ func (s *Service) handleBuild(w http.ResponseWriter, r *http.Request, body []byt
 		s.writeError(w, r, err)
 		return
 	}
+	if err := s.authorize(r, build.GetImage()); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	pub, err := s.bus.Publish(r.Context(), events.Event{Type: events.TypeBuildCompleted, Subject: build.GetDigest(), Data: build})
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "publish build event failed", "digest", build.GetDigest(), "error", err)
@@ -137,6 +142,11 @@ func (s *Service) handlePromotion(w http.ResponseWriter, r *http.Request, body [
 		s.writeError(w, r, err)
 		return
 	}
+	if err := s.authorize(r, req.GetImage(), req.GetDestination()); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	req.RequestedBy = requester(r, req.GetRequestedBy())
 	id, err := newRequestID()
 	if err != nil {
 		s.writeError(w, r, err)
@@ -189,12 +199,19 @@ func httpStatus(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, errBusUnavailable):
 		return http.StatusServiceUnavailable
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return http.StatusUnauthorized
+	case errors.Is(err, auth.ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, auth.ErrRateLimited):
+		return http.StatusTooManyRequests
 	default:
 		return http.StatusInternalServerError
 	}
 }
 
 func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	err = s.decideBeforeAnswering(r, err)
 	status := httpStatus(err)
 	resp := ErrorResponse{Error: strings.ReplaceAll(err.Error(), "\n", "; ")}
 	var fe *buildevent.FieldError

@@ -26,6 +26,7 @@ type Service struct {
 	verifier Verifier  // nil: attestation import disabled
 	blobs    BlobStore // nil: attestation import disabled
 	resolve  resolver  // nil: promotion requests must name a digest
+	authz    Authorizer // nil: no decisions of its own (see WithAuthorizer)
 	handler  http.Handler
 }
 
@@ -35,6 +36,7 @@ type options struct {
 	verifier Verifier
 	blobs    BlobStore
 	resolve  resolver
+	authz    Authorizer
 }
 
 // Option configures a Service.
@@ -111,7 +113,7 @@ func New(bus *events.Bus, opts ...Option) (*Service, error) {
 	if (o.verifier == nil) != (o.blobs == nil) {
 		return nil, errors.New("ingest: attestation import needs both WithVerifier and WithBlobs")
 	}
-	s := &Service{bus: bus, log: o.log, now: o.now, verifier: o.verifier, blobs: o.blobs, resolve: o.resolve}
+	s := &Service{bus: bus, log: o.log, now: o.now, verifier: o.verifier, blobs: o.blobs, resolve: o.resolve, authz: o.authz}
 	s.handler = s.routes()
 	return s, nil
 }

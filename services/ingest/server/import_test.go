@@ -2,10 +2,12 @@ package server
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/custody-dev/custody/pkg/auth"
 	"github.com/custody-dev/custody/pkg/daemon"
 	"github.com/custody-dev/custody/pkg/daemon/daemontest"
 )
@@ -36,9 +38,18 @@ func TestMainAttestationImportConfiguration(t *testing.T) {
 // file.
 func TestMainUnreadableTrustedKey(t *testing.T) {
 	t.Setenv("CUSTODY_HTTP_ADDR", "")
-	missing := filepath.Join(t.TempDir(), "missing.pub")
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.pub")
+	tokens := filepath.Join(dir, "tokens.yaml")
+	file, err := auth.MarshalTokenFile(auth.TokenEntry{Name: "ci", SHA256: auth.HashToken(auth.GenerateToken()), Roles: []auth.Role{auth.RolePipeline}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tokens, file, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var stdout, stderr bytes.Buffer
-	code := Main(t.Context(), []string{"-trusted-keys", missing, "-nats", "nats://127.0.0.1:1"}, &stdout, &stderr)
+	code := Main(t.Context(), []string{"-trusted-keys", missing, "-tokens", tokens, "-nats", "nats://127.0.0.1:1"}, &stdout, &stderr)
 	if code != daemon.ExitRunError || !strings.Contains(stderr.String(), "missing.pub") {
 		t.Errorf("exit %d, want %d naming the key file; stderr %s", code, daemon.ExitRunError, stderr.String())
 	}

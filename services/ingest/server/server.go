@@ -17,6 +17,7 @@ import (
 
 type config struct {
 	daemon.Common
+	api      daemon.API
 	httpAddr string
 }
 
@@ -25,7 +26,7 @@ func (c config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.httpAddr); err != nil {
 		errs = append(errs, fmt.Errorf("http address %q: %w", c.httpAddr, err))
 	}
-	return errors.Join(append(errs, c.common().Validate())...)
+	return errors.Join(append(errs, c.common().Validate(), c.api.Validate())...)
 }
 
 // importEnabled reports whether trusted keys are configured. With them ingest imports
@@ -52,6 +53,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg := config{Common: daemon.Common{Name: "ingest", Uses: daemon.UsesBlobs | daemon.UsesTrustedKeys | daemon.UsesRegistries}}
 	fs := daemon.NewFlagSet(cfg.Name, stderr)
 	cfg.RegisterFlags(fs)
+	cfg.api.RegisterFlags(fs)
 	fs.StringVar(&cfg.httpAddr, "http", daemon.EnvOr("CUSTODY_HTTP_ADDR", "127.0.0.1:8080"), "address to serve HTTP on")
 	if code, ok := daemon.ParseFlags(fs, args); !ok {
 		return code
@@ -65,7 +67,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	opts := []ingest.Option{ingest.WithLogger(log), ingest.WithTagResolution(remoteOpts...)}
+	guard, err := cfg.api.Guard(ctx, log)
+	if err != nil {
+		return err
+	}
+	opts := []ingest.Option{ingest.WithLogger(log), ingest.WithTagResolution(remoteOpts...), ingest.WithAuthorizer(guard)}
 	var verifier *verify.Verifier
 	if cfg.importEnabled() {
 		keys, err := daemon.LoadTrustedKeys(cfg.TrustedKeys)
@@ -95,19 +101,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err := svc.Start(ctx); err != nil {
 		return err
 	}
-	srv := daemon.HTTPServer(cfg.httpAddr, svc.Handler(), log)
-	errc := make(chan error, 1)
-	go func() {
-		log.Info("serving", "addr", cfg.httpAddr)
-		errc <- srv.ListenAndServe()
-	}()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve %s: %w", cfg.httpAddr, err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	log.Info("serving", "addr", cfg.httpAddr, "tls", cfg.api.TLSCert != "")
+	err = cfg.api.Serve(ctx, cfg.httpAddr, guard.Middleware(svc.Handler()), log)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
-	err = srv.Shutdown(sctx)
 	return errors.Join(err, svc.Shutdown(sctx), conn.Close())
 }

@@ -17,9 +17,10 @@ func TestMainRefusesBadConfiguration(t *testing.T) {
 		{Name: "http address", Args: []string{"-http", "nowhere"}, WantCode: daemon.ExitConfigError, WantErr: `http address \"nowhere\"`},
 		{Name: "empty NATS URL", Args: []string{"-nats", ""}, WantCode: daemon.ExitConfigError, WantErr: "NATS URL is empty"},
 		{Name: "subject prefix", Args: []string{"-subject-prefix", "a b"}, WantCode: daemon.ExitConfigError, WantErr: `subject prefix \"a b\"`},
+		{Name: "no credential admitted", Env: map[string]string{"CUSTODY_TOKENS_FILE": ""}, WantCode: daemon.ExitConfigError, WantErr: "the API admits no credential"},
 	})
 }
 
 func TestMainHelp(t *testing.T) {
-	daemontest.CheckUsage(t, Main, "-http", "-nats", "-stream", "-subject-prefix")
+	daemontest.CheckUsage(t, Main, "-http", "-nats", "-stream", "-subject-prefix", "-tokens", "-oidc-issuer", "-tls-cert", "-client-ca", "-rate-limit")
 }
