@@ -23,9 +23,9 @@ type Service struct {
 	bus      *events.Bus
 	log      *slog.Logger
 	now      func() time.Time
-	verifier Verifier  // nil: attestation import disabled
-	blobs    BlobStore // nil: attestation import disabled
-	resolve  resolver  // nil: promotion requests must name a digest
+	verifier Verifier   // nil: attestation import disabled
+	blobs    BlobStore  // nil: attestation import disabled
+	resolve  resolver   // nil: promotion requests must name a digest
 	authz    Authorizer // nil: no decisions of its own (see WithAuthorizer)
 	handler  http.Handler
 }
