@@ -170,6 +170,19 @@ func ParseTokens(data []byte) (*TokenStore, error) {
 	return NewTokenStore(f.Tokens...)
 }
 
+// ParseTokenFile reads a token file as ParseTokens does and returns its entries, for
+// tools that edit the file (adding a token keeps the others as they are).
+func ParseTokenFile(data []byte) (TokenFile, error) {
+	f, err := decodeTokenFile(data)
+	if err != nil {
+		return TokenFile{}, err
+	}
+	if _, err := NewTokenStore(f.Tokens...); err != nil {
+		return TokenFile{}, err
+	}
+	return f, nil
+}
+
 func decodeTokenFile(data []byte) (TokenFile, error) {
 	var f TokenFile
 	if len(data) > MaxTokenFileSize {

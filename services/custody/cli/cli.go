@@ -48,6 +48,7 @@ func commands() []command {
 		{"bundle", "offline evidence: `custody bundle export REF@sha256:... -o bundle.json`, `custody bundle verify bundle.json --key custody.pub`", runBundle},
 		{"serve", "run one Custody service: `custody serve ledger|ingest|scanner|attestor|gate|promoter [flags]`", runServe},
 		{"keys", "signing keys: `custody keys generate` (cosign format), `custody keys id FILE.pub`", runKeys},
+		{"tokens", "API tokens: `custody tokens create --name ci --role pipeline [--scope REPO] --file tokens.yaml` (prints the token once; servers read the file)", runTokens},
 		{"vulndb", "the vulnerability database: `custody vulndb import PATH` (OSV .json directory or all.zip), `custody vulndb status`", runVulnDB},
 		{"version", "print the version", runVersion},
 	}
