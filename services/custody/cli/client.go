@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/custody-dev/custody/pkg/auth"
 )
 
 // client talks to the Custody HTTP API: REST and the audit API (Connect) alike.
@@ -29,44 +31,11 @@ func newClient(server, token string) (*client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, usageErr("--server %q is not an http(s) URL", server)
 	}
-	var rt http.RoundTripper = http.DefaultTransport
-	if token != "" {
-		if strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r >= 0x7f }) || len(token) > 8<<10 {
-			return nil, usageErr("--token (or CUSTODY_TOKEN) has spaces, control or non-ASCII characters, or is over 8 KiB: " +
-				"give the token alone")
-		}
-		if u.Scheme != "https" && !isLoopback(u.Hostname()) {
-			return nil, usageErr("--server %s is plain http to a host that is not loopback: a token is sent only over https "+
-				"(or to 127.0.0.1, ::1, localhost)", u.Redacted())
-		}
-		rt = &bearerTransport{next: rt, scheme: u.Scheme, host: u.Host, header: "Bearer " + token}
+	rt, err := auth.NewBearerTransport(nil, u, token)
+	if err != nil {
+		return nil, usageErr("--token (or CUSTODY_TOKEN) for --server %s: %v", u.Redacted(), err)
 	}
 	return &client{base: u, hc: &http.Client{Timeout: 30 * time.Second, Transport: rt}}, nil
-}
-
-// isLoopback reports whether host names this machine.
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// bearerTransport adds the Authorization header to requests to one scheme and host.
-type bearerTransport struct {
-	next         http.RoundTripper
-	scheme, host string
-	header       string
-}
-
-func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme != t.scheme || req.URL.Host != t.host {
-		return t.next.RoundTrip(req)
-	}
-	r := req.Clone(req.Context())
-	r.Header.Set("Authorization", t.header)
-	return t.next.RoundTrip(r)
 }
 
 // apiError is a non-2xx answer.

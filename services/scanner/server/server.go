@@ -8,9 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 
+	"github.com/custody-dev/custody/pkg/auth"
 	"github.com/custody-dev/custody/pkg/daemon"
 	"github.com/custody-dev/custody/pkg/sbom"
 	"github.com/custody-dev/custody/pkg/secrets"
@@ -25,6 +27,7 @@ type config struct {
 	timeout      time.Duration
 	maxImageSize int64
 	vulnDB       string
+	ledgerToken  string
 	fpKeyFile    string
 }
 
@@ -40,7 +43,7 @@ func (c config) Validate() error {
 		errs = append(errs, fmt.Errorf("max image size %d must be positive", c.maxImageSize))
 	}
 	if c.vulnDB != "" {
-		if _, err := vuln.NewHTTPSource(c.vulnDB, http.DefaultClient); err != nil {
+		if _, err := c.vulnSource(); err != nil {
 			errs = append(errs, fmt.Errorf("-vulndb: %w", err))
 		}
 	}
@@ -73,6 +76,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Int64Var(&cfg.maxImageSize, "max-image-size", 16<<30, "largest uncompressed image scanned, in bytes")
 	fs.StringVar(&cfg.vulnDB, "vulndb", os.Getenv("CUSTODY_VULNDB_URL"),
 		"ledger API URL whose vulnerability database (custody vulndb import) every scan is matched against; none: no vulnerability report")
+	fs.StringVar(&cfg.ledgerToken, "ledger-token", os.Getenv("CUSTODY_LEDGER_TOKEN"), "API token (auditor role) for the ledger at -vulndb")
 	fs.StringVar(&cfg.fpKeyFile, "secrets-fingerprint-key-file", os.Getenv("CUSTODY_SECRETS_FINGERPRINT_KEY_FILE"),
 		"file holding the key (at least 16 bytes) of the secrets findings' HMAC fingerprints; default a public key, so fingerprints of weak secrets can be tested against guesses")
 	if code, ok := daemon.ParseFlags(fs, args); !ok {
@@ -103,7 +107,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		scanner.WithRemoteOptions(remoteOpts...),
 	}
 	if cfg.vulnDB != "" {
-		src, err := vuln.NewHTTPSource(cfg.vulnDB, &http.Client{Timeout: 2 * time.Minute})
+		src, err := cfg.vulnSource()
 		if err != nil {
 			return err
 		}
@@ -141,4 +145,18 @@ func readFingerprintKey(path string) ([]byte, error) {
 		return nil, fmt.Errorf("secrets fingerprint key %s: %d bytes, want at least 16 (e.g. head -c 32 /dev/urandom | base64 > %s)", path, len(key), path)
 	}
 	return key, nil
+}
+
+// vulnSource is the ledger's vulnerability database at -vulndb, asked with
+// -ledger-token.
+func (c config) vulnSource() (*vuln.HTTPSource, error) {
+	u, err := url.Parse(c.vulnDB)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := auth.NewBearerTransport(nil, u, c.ledgerToken)
+	if err != nil {
+		return nil, err
+	}
+	return vuln.NewHTTPSource(c.vulnDB, &http.Client{Timeout: 2 * time.Minute, Transport: rt})
 }
