@@ -43,7 +43,7 @@ func underSQL(ref, p string) string {
 
 // imageSQL is the image of the artifact whose digest is the expression d, as
 // ledger.Provenance.Image chooses it: the first build's, else the first attestation's,
-// scan's or promotion's that names one; '' when none does.
+// scan's or promotion's that names one; empty when none does.
 func imageSQL(d string) string {
 	return `COALESCE(
 		(SELECT NULLIF(ib.image, '') FROM builds ib WHERE ib.digest = ` + d + ` ORDER BY ib.recorded_ns, ib.event_id LIMIT 1),
