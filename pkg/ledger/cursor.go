@@ -73,7 +73,7 @@ func DecodeCursor(kind string, fingerprint []byte, token string) (Position, erro
 	if len(token) > MaxCursor {
 		return bad(fmt.Sprintf("is longer than %d bytes", MaxCursor))
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(token)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil {
 		return bad("is not unpadded base64url")
 	}

@@ -24,6 +24,50 @@ func (s *Store) ListArtifacts(ctx context.Context, req ledger.ListArtifactsReque
 	if err := req.Validate(); err != nil {
 		return resp, err
 	}
+	query, args := listArtifactsQuery(req)
+	limit := req.PageSize()
+	type row struct {
+		digest string
+		t      time.Time
+	}
+	var page []row
+	more := false
+	err := s.readOnly(ctx, func(tx pgx.Tx) error {
+		page, more = nil, false
+		if err := queryRows(ctx, tx, query, args, func(rs pgx.Rows) error {
+			var r row
+			if err := rs.Scan(&r.digest, &r.t); err != nil {
+				return err
+			}
+			page = append(page, r)
+			return nil
+		}); err != nil {
+			return err
+		}
+		if more = len(page) > limit; more {
+			page = page[:limit]
+		}
+		digests := make([]string, len(page))
+		for i, r := range page {
+			digests[i] = r.digest
+		}
+		var err error
+		resp.Artifacts, err = summaries(ctx, tx, digests, ledger.AllRepositories())
+		return err
+	})
+	if err != nil {
+		return ledger.ListArtifactsResponse{Artifacts: []ledger.ArtifactSummary{}}, fmt.Errorf("postgres: list artifacts: %w", err)
+	}
+	if more && len(page) > 0 {
+		last := page[len(page)-1]
+		resp.NextCursor = req.CursorAfter(ledger.Position{Time: last.t.UTC(), Key: last.digest})
+	}
+	return resp, nil
+}
+
+// listArtifactsQuery builds ListArtifacts' query for a valid request; it asks for one
+// row more than a page, to know whether another page follows.
+func listArtifactsQuery(req ledger.ListArtifactsRequest) (string, []any) {
 	after, _ := req.After()
 	var q builder
 	q.and(`NOT EXISTS (SELECT 1 FROM builds f WHERE f.digest = b.digest
@@ -57,46 +101,8 @@ func (s *Store) ListArtifacts(ctx context.Context, req ledger.ListArtifactsReque
 		t, d := q.arg(after.Time, "timestamptz"), q.arg(after.Key, "text")
 		q.and(fmt.Sprintf(`%[1]s <= %[2]s AND (%[1]s < %[2]s OR b.digest COLLATE "C" < %[3]s)`, buildTimeSQL, t, d))
 	}
-	limit := req.PageSize()
-	query := "SELECT b.digest, " + buildTimeSQL + " FROM builds b" + q.where() +
-		" ORDER BY " + buildTimeSQL + ` DESC, b.digest COLLATE "C" DESC LIMIT ` + q.arg(limit+1, "bigint")
-	type row struct {
-		digest string
-		t      time.Time
-	}
-	var page []row
-	more := false
-	err := s.readOnly(ctx, func(tx pgx.Tx) error {
-		page, more = nil, false
-		if err := queryRows(ctx, tx, query, q.args, func(rs pgx.Rows) error {
-			var r row
-			if err := rs.Scan(&r.digest, &r.t); err != nil {
-				return err
-			}
-			page = append(page, r)
-			return nil
-		}); err != nil {
-			return err
-		}
-		if more = len(page) > limit; more {
-			page = page[:limit]
-		}
-		digests := make([]string, len(page))
-		for i, r := range page {
-			digests[i] = r.digest
-		}
-		var err error
-		resp.Artifacts, err = summaries(ctx, tx, digests, ledger.AllRepositories())
-		return err
-	})
-	if err != nil {
-		return ledger.ListArtifactsResponse{Artifacts: []ledger.ArtifactSummary{}}, fmt.Errorf("postgres: list artifacts: %w", err)
-	}
-	if more && len(page) > 0 {
-		last := page[len(page)-1]
-		resp.NextCursor = req.CursorAfter(ledger.Position{Time: last.t.UTC(), Key: last.digest})
-	}
-	return resp, nil
+	return "SELECT b.digest, " + buildTimeSQL + " FROM builds b" + q.where() +
+		" ORDER BY " + buildTimeSQL + ` DESC, b.digest COLLATE "C" DESC LIMIT ` + q.arg(req.PageSize()+1, "bigint"), q.args
 }
 
 // ArtifactSummaries summarises the named digests the ledger knows, in the order asked.

@@ -128,8 +128,8 @@ func (s *Store) PackagesFor(ctx context.Context, digest string) (*ledger.Invento
 // the cursor; ecosystem, version, promotion and scope are checked on the rows it reads,
 // and LIMIT stops it after a page. A lookup by package URL is the same over
 // artifact_packages_by_purl (purl_name, purl_type, digest, id). Neither sorts, and
-// neither reads rows of other names. The columns are in the "C" collation, so the
-// index's order is the byte order the cursor compares in.
+// neither reads rows of other names. The indexes order digests in the "C" collation,
+// the byte order the query and the cursor compare in.
 func (s *Store) FindPackages(ctx context.Context, req ledger.FindPackagesRequest) (ledger.FindPackagesResponse, error) {
 	resp := ledger.FindPackagesResponse{Packages: []ledger.ArtifactPackage{}}
 	if err := req.Validate(); err != nil {
@@ -177,15 +177,15 @@ func findPackagesQuery(req ledger.FindPackagesRequest) (string, []any) {
 		}
 	}
 	if req.AfterDigest != "" {
-		q.and("p.digest > " + q.arg(req.AfterDigest, "text"))
+		q.and(`p.digest COLLATE "C" > ` + q.arg(req.AfterDigest, "text"))
 	}
 	if after != nil {
 		d, seq := q.arg(after.Key, "text"), q.arg(after.Seq, "bigint")
-		q.and(fmt.Sprintf("(p.digest, p.id) > (%s, %s)", d, seq))
+		q.and(fmt.Sprintf(`(p.digest COLLATE "C", p.id) > (%s, %s)`, d, seq))
 	}
 	if req.PromotedOnly {
 		q.and(promotedSQL("p.digest"))
 	}
 	q.scope(req.Scope, imageSQL("p.digest"))
-	return packageColumns + q.where() + " ORDER BY p.digest, p.id LIMIT " + q.arg(req.PageSize()+1, "bigint"), q.args
+	return packageColumns + q.where() + ` ORDER BY p.digest COLLATE "C", p.id LIMIT ` + q.arg(req.PageSize()+1, "bigint"), q.args
 }

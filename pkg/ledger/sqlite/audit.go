@@ -22,6 +22,51 @@ func (s *Store) ListArtifacts(ctx context.Context, req ledger.ListArtifactsReque
 	if err := req.Validate(); err != nil {
 		return resp, err
 	}
+	query, args := listArtifactsQuery(req)
+	limit := req.PageSize()
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return resp, fmt.Errorf("sqlite: list artifacts: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	type row struct {
+		digest string
+		t      int64
+	}
+	var page []row
+	if err := queryRows(ctx, tx, query, args, func(rs *sql.Rows) error {
+		var r row
+		if err := rs.Scan(&r.digest, &r.t); err != nil {
+			return err
+		}
+		page = append(page, r)
+		return nil
+	}); err != nil {
+		return resp, fmt.Errorf("sqlite: list artifacts: %w", err)
+	}
+	more := len(page) > limit
+	if more {
+		page = page[:limit]
+	}
+	digests := make([]string, len(page))
+	for i, r := range page {
+		digests[i] = r.digest
+	}
+	sums, err := s.summaries(ctx, tx, digests, ledger.AllRepositories())
+	if err != nil {
+		return resp, fmt.Errorf("sqlite: list artifacts: %w", err)
+	}
+	resp.Artifacts = sums
+	if more && len(page) > 0 {
+		last := page[len(page)-1]
+		resp.NextCursor = req.CursorAfter(ledger.Position{Time: fromNS(last.t), Key: last.digest})
+	}
+	return resp, nil
+}
+
+// listArtifactsQuery builds ListArtifacts' query for a valid request; it asks for one
+// row more than a page, to know whether another page follows.
+func listArtifactsQuery(req ledger.ListArtifactsRequest) (string, []any) {
 	after, _ := req.After()
 	var q builder
 	q.and(`NOT EXISTS (SELECT 1 FROM builds f WHERE f.digest = b.digest
@@ -55,48 +100,8 @@ func (s *Store) ListArtifacts(ctx context.Context, req ledger.ListArtifactsReque
 		t, d := q.arg(after.Time.UnixNano()), q.arg(after.Key)
 		q.and(fmt.Sprintf("%[1]s <= %[2]s AND (%[1]s < %[2]s OR b.digest < %[3]s)", buildTimeSQL, t, d))
 	}
-	limit := req.PageSize()
-	query := "SELECT b.digest, " + buildTimeSQL + " FROM builds b" + q.where() +
-		" ORDER BY " + buildTimeSQL + " DESC, b.digest DESC LIMIT " + q.arg(limit+1)
-
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return resp, fmt.Errorf("sqlite: list artifacts: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	type row struct {
-		digest string
-		t      int64
-	}
-	var page []row
-	if err := queryRows(ctx, tx, query, q.args, func(rs *sql.Rows) error {
-		var r row
-		if err := rs.Scan(&r.digest, &r.t); err != nil {
-			return err
-		}
-		page = append(page, r)
-		return nil
-	}); err != nil {
-		return resp, fmt.Errorf("sqlite: list artifacts: %w", err)
-	}
-	more := len(page) > limit
-	if more {
-		page = page[:limit]
-	}
-	digests := make([]string, len(page))
-	for i, r := range page {
-		digests[i] = r.digest
-	}
-	sums, err := s.summaries(ctx, tx, digests, ledger.AllRepositories())
-	if err != nil {
-		return resp, fmt.Errorf("sqlite: list artifacts: %w", err)
-	}
-	resp.Artifacts = sums
-	if more && len(page) > 0 {
-		last := page[len(page)-1]
-		resp.NextCursor = req.CursorAfter(ledger.Position{Time: fromNS(last.t), Key: last.digest})
-	}
-	return resp, nil
+	return "SELECT b.digest, " + buildTimeSQL + " FROM builds b" + q.where() +
+		" ORDER BY " + buildTimeSQL + " DESC, b.digest DESC LIMIT " + q.arg(req.PageSize()+1), q.args
 }
 
 // ArtifactSummaries summarises the named digests the ledger knows, in the order asked.

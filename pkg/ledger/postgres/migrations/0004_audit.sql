@@ -3,14 +3,16 @@
 -- artifact_inventories and artifact_packages hold the packages of every artifact, read
 -- from the SBOMs of its scans; vuln_aliases indexes the vulnerability database's records
 -- by every id they are known by; and new indexes list builds and decisions newest first.
--- Text that listings order or page by is compared in the "C" collation (byte order),
--- whatever the database's default, so that every store orders alike.
+-- Text that listings order or page by is ordered in the "C" collation (byte order),
+-- whatever the database's default, so that every store orders alike: the indexes below
+-- name it for those columns, and the queries ask for it. The columns themselves keep the
+-- default collation, so that joins on digests with the other tables use their indexes.
 
 -- One row per SBOM indexed for an artifact. problem is non-empty when the SBOM could not
 -- be read: the artifact's inventory is then unknown, not empty.
 CREATE TABLE artifact_inventories (
-    digest      text COLLATE "C" NOT NULL,
-    sbom_digest text COLLATE "C" NOT NULL,
+    digest      text NOT NULL,
+    sbom_digest text NOT NULL,
     packages    bigint NOT NULL CHECK (packages >= 0),
     skipped     bigint NOT NULL CHECK (skipped >= 0),
     problem     text NOT NULL,
@@ -24,16 +26,16 @@ CREATE TABLE artifact_inventories (
 -- package URL maps to no ecosystem).
 CREATE TABLE artifact_packages (
     id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    digest         text COLLATE "C" NOT NULL,
-    sbom_digest    text COLLATE "C" NOT NULL,
-    purl           text COLLATE "C" NOT NULL,
-    purl_type      text COLLATE "C" NOT NULL,
-    purl_namespace text COLLATE "C" NOT NULL,
-    purl_name      text COLLATE "C" NOT NULL,
-    purl_version   text COLLATE "C" NOT NULL,
-    ecosystem      text COLLATE "C" NOT NULL,
-    osv_name       text COLLATE "C" NOT NULL,
-    osv_version    text COLLATE "C" NOT NULL,
+    digest         text NOT NULL,
+    sbom_digest    text NOT NULL,
+    purl           text NOT NULL,
+    purl_type      text NOT NULL,
+    purl_namespace text NOT NULL,
+    purl_name      text NOT NULL,
+    purl_version   text NOT NULL,
+    ecosystem      text NOT NULL,
+    osv_name       text NOT NULL,
+    osv_version    text NOT NULL,
     recorded_at    timestamptz NOT NULL,
     UNIQUE (digest, sbom_digest, purl),
     FOREIGN KEY (digest, sbom_digest) REFERENCES artifact_inventories (digest, sbom_digest)
@@ -46,9 +48,9 @@ CREATE TABLE artifact_packages (
 -- ecosystem filtered on the way, so a page costs the rows it reads and never a sort or a
 -- scan of the table. An (ecosystem, name) index would need one scan per ecosystem and a
 -- sort to merge them by digest. (The UNIQUE constraint above is the lookup by digest.)
-CREATE INDEX artifact_packages_by_osv_name ON artifact_packages (osv_name, digest, id);
+CREATE INDEX artifact_packages_by_osv_name ON artifact_packages (osv_name, digest COLLATE "C", id);
 -- Lookup by package URL, for the same reasons name first.
-CREATE INDEX artifact_packages_by_purl ON artifact_packages (purl_name, purl_type, digest, id);
+CREATE INDEX artifact_packages_by_purl ON artifact_packages (purl_name, purl_type, digest COLLATE "C", id);
 
 CREATE TABLE vuln_aliases (
     alias text NOT NULL,
@@ -92,7 +94,7 @@ END $$;
 -- Listing artifacts newest build first: the build time as ListArtifacts computes it
 -- (finished, else started, else recorded), then the digest in byte order.
 CREATE INDEX builds_by_time ON builds ((COALESCE(finished_at, started_at, recorded_at)), digest COLLATE "C");
-CREATE INDEX builds_by_source ON builds (source_repository, (COALESCE(finished_at, started_at, recorded_at)));
+CREATE INDEX builds_by_source ON builds (source_repository, (COALESCE(finished_at, started_at, recorded_at)), digest COLLATE "C");
 CREATE INDEX builds_by_commit ON builds (commit_id);
 CREATE INDEX decisions_by_time ON decisions (decided_at, event_id COLLATE "C");
 CREATE INDEX decisions_by_policy ON decisions (policy_digest, decided_at);

@@ -71,7 +71,7 @@ INSERT OR IGNORE INTO vuln_aliases (alias, id)
 CREATE INDEX builds_by_time ON builds (
     (CASE WHEN finished_ns <> 0 THEN finished_ns WHEN started_ns <> 0 THEN started_ns ELSE recorded_ns END), digest);
 CREATE INDEX builds_by_source ON builds (source_repository,
-    (CASE WHEN finished_ns <> 0 THEN finished_ns WHEN started_ns <> 0 THEN started_ns ELSE recorded_ns END));
+    (CASE WHEN finished_ns <> 0 THEN finished_ns WHEN started_ns <> 0 THEN started_ns ELSE recorded_ns END), digest);
 CREATE INDEX builds_by_commit ON builds (commit_id);
 CREATE INDEX decisions_by_time ON decisions (decided_ns, event_id);
 CREATE INDEX decisions_by_policy ON decisions (policy_digest, decided_ns);
