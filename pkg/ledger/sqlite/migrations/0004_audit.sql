@@ -62,7 +62,8 @@ CREATE INDEX vuln_aliases_by_id ON vuln_aliases (id);
 INSERT OR IGNORE INTO vuln_aliases (alias, id) SELECT id, id FROM vuln_records;
 INSERT OR IGNORE INTO vuln_aliases (alias, id)
     SELECT a.value, r.id
-    FROM (SELECT id, CAST(raw AS TEXT) AS doc FROM vuln_records WHERE json_valid(CAST(raw AS TEXT))) AS r,
+    FROM (SELECT id, CAST(raw AS TEXT) AS doc FROM vuln_records
+          WHERE json_valid(CAST(raw AS TEXT)) AND json_type(CAST(raw AS TEXT), '$.aliases') = 'array') AS r,
          json_each(r.doc, '$.aliases') AS a
     WHERE a.type = 'text' AND length(a.value) BETWEEN 1 AND 256;
 
