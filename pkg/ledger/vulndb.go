@@ -16,8 +16,9 @@ const (
 	MaxVulnPackages = 1024
 	// MaxVulnQuery bounds the packages one VulnRecords call looks up.
 	MaxVulnQuery = 10000
-	// MaxVulnAliases bounds the aliases one record names (pkg/vuln's MaxAliases).
-	MaxVulnAliases = 256
+	// MaxVulnAliases bounds the aliases one record names (pkg/vuln's MaxAliases, for
+	// its aliases and its upstream ids).
+	MaxVulnAliases = 512
 	// MaxVulnIDQuery bounds the ids one VulnRecordsByID call looks up.
 	MaxVulnIDQuery = 1024
 )
@@ -52,8 +53,8 @@ type VulnRecord struct {
 	Raw []byte
 	// Packages are the (ecosystem, normalised name) pairs the record names.
 	Packages []VulnPackage
-	// Aliases are the other ids the record is known by (its "aliases"), indexed for
-	// VulnRecordsByID.
+	// Aliases are the other ids the record is known by (OSV's "aliases", and the
+	// "upstream" ids it is a downstream view of), indexed for VulnRecordsByID.
 	Aliases []string
 }
 

@@ -123,7 +123,7 @@ func (s *Service) postVulnRecords(w http.ResponseWriter, r *http.Request) {
 			}
 			continue
 		}
-		vr := ledger.VulnRecord{ID: rec.ID, Modified: rec.Modified, Raw: raw}
+		vr := ledger.VulnRecord{ID: rec.ID, Modified: rec.Modified, Raw: raw, Aliases: vulnAliases(rec)}
 		for _, k := range vuln.IndexKeys(rec) {
 			vr.Packages = append(vr.Packages, ledger.VulnPackage{Ecosystem: k.Ecosystem, Name: k.Name})
 		}
@@ -296,4 +296,12 @@ func VulnSource(store ledger.VulnStore, uri string) *vuln.FuncSource {
 		return vuln.InfoFromStatus(uri, dbStatus(st)), nil
 	}
 	return vuln.NewFuncSource(query, info)
+}
+
+// vulnAliases are the ids the ledger also finds a record by: its aliases and the
+// upstream vulnerabilities it is a view of. Ids it lists only as related are not: a
+// Debian advisory relates to every CVE it fixes, but is not any one of them.
+func vulnAliases(r *vuln.Record) []string {
+	out := make([]string, 0, len(r.Aliases)+len(r.Upstream))
+	return append(append(out, r.Aliases...), r.Upstream...)
 }

@@ -64,6 +64,7 @@ func TestMigration4IndexesStoredAliases(t *testing.T) {
 		"BROKEN":  []byte(`{"id":"BROKEN","aliases":["CVE-2024-9"`),
 		"LATIN1":  {'{', '"', 'a', 'l', 'i', 'a', 's', 'e', 's', '"', ':', '[', '"', 0xe9, '"', ']', '}'},
 		"NOALIAS": []byte(`{"id":"NOALIAS"}`),
+		"DEBIAN-1": []byte(`{"id":"DEBIAN-1","upstream":["CVE-2024-1"]}`),
 		"SCALAR":  []byte(`{"id":"SCALAR","aliases":"CVE-2024-5"}`),
 	} {
 		if _, err := conn.Exec(ctx, "INSERT INTO vuln_records (id, modified, raw, updated_at) VALUES ($1, now(), $2, now())", id, raw); err != nil {
@@ -77,7 +78,7 @@ func TestMigration4IndexesStoredAliases(t *testing.T) {
 	}
 	defer s.Close()
 	for q, want := range map[string][]string{
-		"CVE-2024-1": {"DSA-1", "GHSA-1"},
+		"CVE-2024-1": {"DEBIAN-1", "DSA-1", "GHSA-1"},
 		"PYSEC-1":    {"GHSA-1"},
 		"BROKEN":     {"BROKEN"},
 		"CVE-2024-9": {},

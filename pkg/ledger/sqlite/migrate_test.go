@@ -41,6 +41,7 @@ func TestMigration4IndexesStoredAliases(t *testing.T) {
 		"DSA-1":   `{"id":"DSA-1","aliases":["CVE-2024-1"]}`,
 		"BROKEN":  `{"id":"BROKEN","aliases":["CVE-2024-9"`,
 		"NOALIAS": `{"id":"NOALIAS"}`,
+		"DEBIAN-1": `{"id":"DEBIAN-1","upstream":["CVE-2024-1"]}`,
 		"SCALAR":  `{"id":"SCALAR","aliases":"CVE-2024-5"}`,
 		"LATIN1":  "{\"aliases\":[\"\xe9\"]}",
 	} {
@@ -56,7 +57,7 @@ func TestMigration4IndexesStoredAliases(t *testing.T) {
 	}
 	defer s.Close()
 	for q, want := range map[string][]string{
-		"CVE-2024-1": {"DSA-1", "GHSA-1"},
+		"CVE-2024-1": {"DEBIAN-1", "DSA-1", "GHSA-1"},
 		"PYSEC-1":    {"GHSA-1"},
 		"BROKEN":     {"BROKEN"},
 		"CVE-2024-9": {},

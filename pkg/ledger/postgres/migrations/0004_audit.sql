@@ -59,10 +59,11 @@ CREATE TABLE vuln_aliases (
 );
 CREATE INDEX vuln_aliases_by_id ON vuln_aliases (id);
 
--- Every record is known by its own id; and by its aliases, read once from the records
--- already stored (later imports give them with the record). A record whose stored JSON
--- cannot be read keeps its own id only: the whole set is read at once, and only if that
--- fails record by record, each in its own subtransaction.
+-- Every record is known by its own id; and by the ids its "aliases" and "upstream"
+-- lists name, read once from the records already stored (later imports give them with
+-- the record). A record whose stored JSON cannot be read keeps its own id only: the
+-- whole set is read at once, and only if that fails record by record, each in its own
+-- subtransaction.
 INSERT INTO vuln_aliases (alias, id) SELECT id, id FROM vuln_records ON CONFLICT DO NOTHING;
 DO $$
 DECLARE
@@ -70,9 +71,10 @@ DECLARE
 BEGIN
     BEGIN
         INSERT INTO vuln_aliases (alias, id)
-            SELECT DISTINCT a, r.id FROM vuln_records r,
-                json_array_elements_text(CASE WHEN json_typeof(convert_from(r.raw, 'UTF8')::json -> 'aliases') = 'array'
-                    THEN convert_from(r.raw, 'UTF8')::json -> 'aliases' END) AS a
+            SELECT DISTINCT a, r.id
+            FROM vuln_records r, (VALUES ('aliases'), ('upstream')) AS f (field),
+                json_array_elements_text(CASE WHEN json_typeof(convert_from(r.raw, 'UTF8')::json -> f.field) = 'array'
+                    THEN convert_from(r.raw, 'UTF8')::json -> f.field END) AS a
             WHERE length(a) BETWEEN 1 AND 256
             ON CONFLICT DO NOTHING;
     EXCEPTION WHEN others THEN
@@ -80,8 +82,9 @@ BEGIN
             BEGIN
                 INSERT INTO vuln_aliases (alias, id)
                     SELECT DISTINCT a, rec.id
-                    FROM json_array_elements_text(CASE WHEN json_typeof(convert_from(rec.raw, 'UTF8')::json -> 'aliases') = 'array'
-                        THEN convert_from(rec.raw, 'UTF8')::json -> 'aliases' END) AS a
+                    FROM (VALUES ('aliases'), ('upstream')) AS f (field),
+                        json_array_elements_text(CASE WHEN json_typeof(convert_from(rec.raw, 'UTF8')::json -> f.field) = 'array'
+                            THEN convert_from(rec.raw, 'UTF8')::json -> f.field END) AS a
                     WHERE length(a) BETWEEN 1 AND 256
                     ON CONFLICT DO NOTHING;
             EXCEPTION WHEN others THEN

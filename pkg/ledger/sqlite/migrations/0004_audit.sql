@@ -56,16 +56,16 @@ CREATE TABLE vuln_aliases (
 ) STRICT;
 CREATE INDEX vuln_aliases_by_id ON vuln_aliases (id);
 
--- Every record is known by its own id; and by its aliases, read once from the records
--- already stored (later imports give them with the record). A record whose stored JSON
--- cannot be read keeps its own id only.
+-- Every record is known by its own id; and by the ids its "aliases" and "upstream"
+-- lists name, read once from the records already stored (later imports give them with
+-- the record). A record whose stored JSON cannot be read keeps its own id only.
 INSERT OR IGNORE INTO vuln_aliases (alias, id) SELECT id, id FROM vuln_records;
 INSERT OR IGNORE INTO vuln_aliases (alias, id)
     SELECT a.value, r.id
-    FROM (SELECT id, CAST(raw AS TEXT) AS doc FROM vuln_records
-          WHERE json_valid(CAST(raw AS TEXT)) AND json_type(CAST(raw AS TEXT), '$.aliases') = 'array') AS r,
-         json_each(r.doc, '$.aliases') AS a
-    WHERE a.type = 'text' AND length(a.value) BETWEEN 1 AND 256;
+    FROM (SELECT id, CAST(raw AS TEXT) AS doc FROM vuln_records WHERE json_valid(CAST(raw AS TEXT))) AS r,
+         (SELECT '$.aliases' AS path UNION ALL SELECT '$.upstream') AS f,
+         json_each(r.doc, f.path) AS a
+    WHERE json_type(r.doc, f.path) = 'array' AND a.type = 'text' AND length(a.value) BETWEEN 1 AND 256;
 
 -- Listing artifacts newest build first: the build time as ListArtifacts computes it
 -- (finished, else started, else recorded).
