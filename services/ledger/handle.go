@@ -202,12 +202,15 @@ func (s *Service) onScan(ctx context.Context, msg *events.Message) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.store.PutScan(ctx, ledger.PutScanRequest{Scan: ledger.Scan{
+	scan := ledger.Scan{
 		Digest: digest, Image: sc.GetImage(), Status: scanStatus(sc.GetStatus()), SBOMDigest: sc.GetSbom().GetDigest(),
 		PackageCount: int64(sc.GetPackageCount()), Detail: sc.GetDetail(), Scanner: sc.GetScanner(),
 		BuildEventID: sc.GetBuildEventId(), ScannedAt: msg.Time, EventID: msg.ID,
-	}})
-	return err
+	}
+	if _, err := s.store.PutScan(ctx, ledger.PutScanRequest{Scan: scan}); err != nil {
+		return err
+	}
+	return s.indexPackages(ctx, scan)
 }
 
 func scanStatus(st eventsv1.ScanStatus) ledger.ScanStatus {
