@@ -47,6 +47,13 @@ func (s Scope) Allows(image string) bool {
 	return false
 }
 
+// Validate reports what is wrong with the scope, wrapping ErrInvalid.
+func (s Scope) Validate() error {
+	var v validator
+	v.scope(s)
+	return v.err()
+}
+
 // fingerprint renders the scope for Fingerprint.
 func (s Scope) fingerprint() string {
 	if s.All {
