@@ -59,13 +59,13 @@ func TestMigration4IndexesStoredAliases(t *testing.T) {
 		}
 	}
 	for id, raw := range map[string][]byte{
-		"GHSA-1":  []byte(`{"id":"GHSA-1","aliases":["CVE-2024-1","PYSEC-1", 7, ""]}`),
-		"DSA-1":   []byte(`{"id":"DSA-1","aliases":["CVE-2024-1"]}`),
-		"BROKEN":  []byte(`{"id":"BROKEN","aliases":["CVE-2024-9"`),
-		"LATIN1":  {'{', '"', 'a', 'l', 'i', 'a', 's', 'e', 's', '"', ':', '[', '"', 0xe9, '"', ']', '}'},
-		"NOALIAS": []byte(`{"id":"NOALIAS"}`),
+		"GHSA-1":   []byte(`{"id":"GHSA-1","aliases":["CVE-2024-1","PYSEC-1", 7, ""]}`),
+		"DSA-1":    []byte(`{"id":"DSA-1","aliases":["CVE-2024-1"]}`),
+		"BROKEN":   []byte(`{"id":"BROKEN","aliases":["CVE-2024-9"`),
+		"LATIN1":   {'{', '"', 'a', 'l', 'i', 'a', 's', 'e', 's', '"', ':', '[', '"', 0xe9, '"', ']', '}'},
+		"NOALIAS":  []byte(`{"id":"NOALIAS"}`),
 		"DEBIAN-1": []byte(`{"id":"DEBIAN-1","upstream":["CVE-2024-1"]}`),
-		"SCALAR":  []byte(`{"id":"SCALAR","aliases":"CVE-2024-5"}`),
+		"SCALAR":   []byte(`{"id":"SCALAR","aliases":"CVE-2024-5"}`),
 	} {
 		if _, err := conn.Exec(ctx, "INSERT INTO vuln_records (id, modified, raw, updated_at) VALUES ($1, now(), $2, now())", id, raw); err != nil {
 			t.Fatal(err)

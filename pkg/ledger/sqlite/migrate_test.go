@@ -37,13 +37,13 @@ func TestMigration4IndexesStoredAliases(t *testing.T) {
 		}
 	}
 	for id, raw := range map[string]string{
-		"GHSA-1":  `{"id":"GHSA-1","modified":"2024-01-01T00:00:00Z","aliases":["CVE-2024-1","PYSEC-1", 7, ""]}`,
-		"DSA-1":   `{"id":"DSA-1","aliases":["CVE-2024-1"]}`,
-		"BROKEN":  `{"id":"BROKEN","aliases":["CVE-2024-9"`,
-		"NOALIAS": `{"id":"NOALIAS"}`,
+		"GHSA-1":   `{"id":"GHSA-1","modified":"2024-01-01T00:00:00Z","aliases":["CVE-2024-1","PYSEC-1", 7, ""]}`,
+		"DSA-1":    `{"id":"DSA-1","aliases":["CVE-2024-1"]}`,
+		"BROKEN":   `{"id":"BROKEN","aliases":["CVE-2024-9"`,
+		"NOALIAS":  `{"id":"NOALIAS"}`,
 		"DEBIAN-1": `{"id":"DEBIAN-1","upstream":["CVE-2024-1"]}`,
-		"SCALAR":  `{"id":"SCALAR","aliases":"CVE-2024-5"}`,
-		"LATIN1":  "{\"aliases\":[\"\xe9\"]}",
+		"SCALAR":   `{"id":"SCALAR","aliases":"CVE-2024-5"}`,
+		"LATIN1":   "{\"aliases\":[\"\xe9\"]}",
 	} {
 		if _, err := db.Exec("INSERT INTO vuln_records (id, modified_ns, raw, updated_ns) VALUES (?, 1, ?, 1)", id, []byte(raw)); err != nil {
 			t.Fatal(err)
