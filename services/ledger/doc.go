@@ -5,8 +5,16 @@
 // custody.attestation.recorded, and serves the query API auditors and the CLI use:
 //
 //	GET /v1/artifacts/{digest}/provenance   everything known about an artifact
+//	GET /v1/artifacts/{digest}/packages     its packages, from the SBOMs of its scans
+//	GET /v1/artifacts?...                   artifacts by source, builder, time, status...
+//	GET /v1/decisions?...                   gate decisions and their policies
+//	GET /v1/affected?vuln=|purl=|ecosystem=&name=&range=
+//	                                        artifacts affected by a vulnerability or package
 //	GET /v1/promotions/{id}                 where a promotion request stands
 //	GET /healthz                            200 while the database answers
+//
+// It indexes the packages of every scanned artifact (from the scan's CycloneDX SBOM) for
+// the affected-by queries, which Affected answers for the API and for other front ends.
 //
 // Storage is whatever ledger.Store it is given; OpenStore opens SQLite for a file path
 // and PostgreSQL for a postgres:// URL. The service does not sign, decide or promote,

@@ -24,7 +24,8 @@ const (
 func Patterns() []string {
 	return []string{PatternProvenance, PatternBundle, PatternPromotion, PatternHealth,
 		PatternLogCheckpoint, PatternLogKey, PatternLogEntries, PatternLogInclusion, PatternLogConsistency,
-		PatternVulnDB, PatternVulnDBRecords, PatternVulnDBQuery}
+		PatternVulnDB, PatternVulnDBRecords, PatternVulnDBQuery,
+		PatternArtifacts, PatternPackages, PatternDecisions, PatternAffected}
 }
 
 // errUnavailable marks a database that does not answer.
@@ -38,6 +39,7 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc(PatternHealth, s.health)
 	s.logRoutes(mux)
 	s.vulnRoutes(mux)
+	s.auditRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		// Tell a wrong method from a wrong path, in JSON like every other answer.
 		get := r.Clone(r.Context())
