@@ -457,8 +457,10 @@ type candidateStream struct {
 // last, the last digest it decided.
 func walkCandidates(ctx context.Context, store AffectedStore, reqs []ledger.FindPackagesRequest, limit int,
 	decide func(ledger.ArtifactPackage) ([]AffectedPackage, error)) (found []AffectedArtifact, last string, more bool, err error) {
-	// Many streams fetch smaller batches, so that filling each once stays near the budget.
-	batch := max(50, min(findBatch, affectedBudget/max(1, len(reqs))))
+	// Batches follow the page size (a small page should not read far ahead, which costs
+	// most when a scope or promotedOnly keeps few candidates), and many streams fetch
+	// smaller ones, so that filling each once stays near the budget.
+	batch := max(50, min(findBatch, 4*limit, affectedBudget/max(1, len(reqs))))
 	streams := make([]*candidateStream, len(reqs))
 	for i, r := range reqs {
 		r.Limit = batch

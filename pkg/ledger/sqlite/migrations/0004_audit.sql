@@ -67,6 +67,10 @@ INSERT OR IGNORE INTO vuln_aliases (alias, id)
          json_each(r.doc, f.path) AS a
     WHERE json_type(r.doc, f.path) = 'array' AND a.type = 'text' AND length(a.value) BETWEEN 1 AND 256;
 
+-- An artifact's first build (its image, for scopes) is one index probe, without a sort.
+DROP INDEX builds_by_digest;
+CREATE INDEX builds_by_digest ON builds (digest, recorded_ns, event_id);
+
 -- Listing artifacts newest build first: the build time as ListArtifacts computes it
 -- (finished, else started, else recorded).
 CREATE INDEX builds_by_time ON builds (
