@@ -13,9 +13,13 @@ for _ in $(seq 1 150); do
   kill -0 $pid 2>/dev/null || { echo "custody dev exited; its log:"; tail -n 20 "$log"; exit 1; }
   sleep 0.2
 done
+# custody dev made its admin token on first start; every API request carries it.
+CUSTODY_TOKEN=$(cat "$data/keys/dev-admin.token")
+export CUSTODY_TOKEN
 "$custody" demo --server "http://$addr" --registry "$reg"
 echo
 echo "custody dev is still running (state in $data). Try:"
+echo "  export CUSTODY_TOKEN=\$(cat $data/keys/dev-admin.token)"
 echo "  $custody provenance <digest printed above> --server http://$addr"
 echo "Press Ctrl-C to stop."
 wait $pid

@@ -7,11 +7,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -167,10 +169,11 @@ func (a API) TLSConfig() (*tls.Config, error) {
 // shutdownGrace bounds how long Serve waits for requests in flight when it stops.
 const shutdownGrace = 10 * time.Second
 
-// Serve serves h (already guarded) on addr, hardened (request ids, security headers,
-// body limit, panic recovery, generic error bodies) and over TLS when configured, until
-// ctx ends; then it shuts the server down gracefully. It returns nil after a clean stop.
-func (a API) Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger, hopts ...httpsec.Option) error {
+// Serve serves h (already guarded) on addr, hardened with hopts (request ids, security
+// headers, body limit, panic recovery, generic error bodies), with sopts on the server,
+// and over TLS when configured, until ctx ends; then it shuts the server down
+// gracefully. It returns nil after a clean stop.
+func (a API) Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger, hopts []httpsec.Option, sopts ...httpsec.ServerOption) error {
 	hardened, err := httpsec.Harden(log, h, hopts...)
 	if err != nil {
 		return err
@@ -179,7 +182,7 @@ func (a API) Serve(ctx context.Context, addr string, h http.Handler, log *slog.L
 	if err != nil {
 		return err
 	}
-	sopts := []httpsec.ServerOption{httpsec.WithErrorLog(log)}
+	sopts = append([]httpsec.ServerOption{httpsec.WithErrorLog(log)}, sopts...)
 	if tc != nil {
 		sopts = append(sopts, httpsec.WithTLSConfig(tc))
 	}
@@ -210,4 +213,40 @@ func (a API) Serve(ctx context.Context, addr string, h http.Handler, log *slog.L
 		return fmt.Errorf("shut the API down: %w", err)
 	}
 	return nil
+}
+
+// Token is an API token a service sends to another (the ledger): given directly
+// (-ledger-token, CUSTODY_LEDGER_TOKEN) or, better for secrets, in a file
+// (-ledger-token-file, CUSTODY_LEDGER_TOKEN_FILE) that Value reads.
+type Token struct {
+	Value string
+	File  string
+}
+
+// RegisterFlags registers -<name> and -<name>-file, defaulting to the environment
+// variables env and env_FILE.
+func (t *Token) RegisterFlags(fs *flag.FlagSet, name, env, usage string) {
+	fs.StringVar(&t.Value, name, os.Getenv(env), usage+" (prefer -"+name+"-file)")
+	fs.StringVar(&t.File, name+"-file", os.Getenv(env+"_FILE"), "`file` holding "+usage)
+}
+
+// Get returns the token: Value, else the first line of File, else "".
+func (t Token) Get() (string, error) {
+	if t.Value != "" || t.File == "" {
+		return t.Value, nil
+	}
+	f, err := os.Open(t.File)
+	if err != nil {
+		return "", fmt.Errorf("token file: %w", err)
+	}
+	defer func() { _ = f.Close() }()
+	b, err := io.ReadAll(io.LimitReader(f, auth.MaxClientToken+2))
+	if err != nil {
+		return "", fmt.Errorf("token file %s: %w", t.File, err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" || len(tok) > auth.MaxClientToken || strings.ContainsAny(tok, "\r\n") {
+		return "", fmt.Errorf("token file %s: want one token on one line", t.File)
+	}
+	return tok, nil
 }

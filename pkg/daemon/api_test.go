@@ -105,7 +105,7 @@ func TestAPIServe(t *testing.T) {
 		_, _ = io.WriteString(w, "ok")
 	})))
 	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, addr, guard.Middleware(mux), log) }()
+	go func() { done <- a.Serve(ctx, addr, guard.Middleware(mux), log, nil) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -196,4 +196,30 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 	pool = x509.NewCertPool()
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
+}
+
+func TestToken(t *testing.T) {
+	dir := t.TempDir()
+	good, twoLines := filepath.Join(dir, "good"), filepath.Join(dir, "two")
+	_ = os.WriteFile(good, []byte("custody_abc\n"), 0o600)
+	_ = os.WriteFile(twoLines, []byte("custody_abc\ncustody_def\n"), 0o600)
+	for name, tc := range map[string]struct {
+		tok     daemon.Token
+		want    string
+		wantErr bool
+	}{
+		"value":           {daemon.Token{Value: "custody_x"}, "custody_x", false},
+		"value over file": {daemon.Token{Value: "custody_x", File: good}, "custody_x", false},
+		"file":            {daemon.Token{File: good}, "custody_abc", false},
+		"none":            {daemon.Token{}, "", false},
+		"missing file":    {daemon.Token{File: filepath.Join(dir, "nope")}, "", true},
+		"two lines":       {daemon.Token{File: twoLines}, "", true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, err := tc.tok.Get()
+			if got != tc.want || (err != nil) != tc.wantErr {
+				t.Fatalf("Get = %q, %v; want %q, error %v", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
 }

@@ -65,6 +65,18 @@ func WithTLSConfig(c *tls.Config) ServerOption {
 	}
 }
 
+// WithProtocols sets the protocols the server speaks (for example HTTP/2 in cleartext
+// as well, which gRPC clients need without TLS).
+func WithProtocols(p *http.Protocols) ServerOption {
+	return func(s *http.Server) error {
+		if p == nil {
+			return errors.New("protocols are nil")
+		}
+		s.Protocols = p
+		return nil
+	}
+}
+
 // WithErrorLog sends net/http's own error messages (TLS handshake failures, panics it
 // recovered itself) to log at warning level instead of the standard logger.
 func WithErrorLog(log *slog.Logger) ServerOption {

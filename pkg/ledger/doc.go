@@ -1,7 +1,13 @@
 // Package ledger is Custody's record of what happened to every artifact: the domain
 // model (event history, builds, verified attestations, scans, gate decisions and
-// promotions), the provenance and promotion-status queries auditors ask, and the Store
-// interface that every database behind the ledger implements.
+// promotions, and each artifact's packages from the SBOMs of its scans), the queries
+// auditors ask (provenance, promotion status, artifacts and decisions listed by filters,
+// packages by name for affected-by queries), and the Store interface that every database
+// behind the ledger implements.
+//
+// Listings are paginated with cursors (EncodeCursor, DecodeCursor): keyset positions,
+// stable under concurrent inserts, tamper-evident and bound to the listing's filters. They
+// run in a Scope, the repositories a caller may see; a request without one is refused.
 //
 // Every write is idempotent on content, because events are delivered at least once:
 // writing the same record twice reports Inserted false the second time and changes

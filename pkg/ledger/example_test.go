@@ -19,3 +19,15 @@ func ExampleMergePromotion() {
 	fmt.Println(p.Status, p.RequestedBy, changed)
 	// Output: completed alice true
 }
+
+// A scope matches whole path segments of an artifact's image.
+func ExampleScope() {
+	scope := ledger.RepositoryScope("reg.example/team-a")
+	fmt.Println(scope.Allows("reg.example/team-a/app@sha256:..."))
+	fmt.Println(scope.Allows("reg.example/team-ab/app@sha256:..."))
+	fmt.Println(ledger.AllRepositories().Allows("reg.example/team-ab/app@sha256:..."))
+	// Output:
+	// true
+	// false
+	// true
+}

@@ -50,6 +50,10 @@ type Store interface {
 
 	// VulnStore keeps the vulnerability database (OSV records) the scanner matches with.
 	VulnStore
+	// InventoryStore keeps the packages of each artifact, from its SBOMs.
+	InventoryStore
+	// AuditStore answers the auditors' listings of artifacts and decisions.
+	AuditStore
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

@@ -16,6 +16,11 @@ const (
 	MaxVulnPackages = 1024
 	// MaxVulnQuery bounds the packages one VulnRecords call looks up.
 	MaxVulnQuery = 10000
+	// MaxVulnAliases bounds the aliases one record names (pkg/vuln's MaxAliases, for
+	// its aliases and its upstream ids).
+	MaxVulnAliases = 512
+	// MaxVulnIDQuery bounds the ids one VulnRecordsByID call looks up.
+	MaxVulnIDQuery = 1024
 )
 
 // VulnStore keeps OSV vulnerability records, indexed by the packages they name, for the
@@ -32,6 +37,10 @@ type VulnStore interface {
 	// with the same name whose ecosystem equals it or extends it after a ':'
 	// ("Ubuntu:22.04" matches "Ubuntu:22.04:LTS").
 	VulnRecords(ctx context.Context, req VulnRecordsRequest) (VulnRecordsResponse, error)
+	// VulnRecordsByID returns the distinct records whose id, or one of whose aliases,
+	// is one of the ids asked for, sorted by id; an empty list (not an error) when none
+	// is. Ids are compared exactly.
+	VulnRecordsByID(ctx context.Context, req VulnRecordsByIDRequest) (VulnRecordsResponse, error)
 	// VulnDBState counts the records, overall and per ecosystem.
 	VulnDBState(ctx context.Context) (VulnDBState, error)
 }
@@ -44,6 +53,9 @@ type VulnRecord struct {
 	Raw []byte
 	// Packages are the (ecosystem, normalised name) pairs the record names.
 	Packages []VulnPackage
+	// Aliases are the other ids the record is known by (OSV's "aliases", and the
+	// "upstream" ids it is a downstream view of), indexed for VulnRecordsByID.
+	Aliases []string
 }
 
 // VulnPackage names a package in an OSV ecosystem.
@@ -65,6 +77,12 @@ type PutVulnRecordsResponse struct {
 // VulnRecordsRequest names packages to look up.
 type VulnRecordsRequest struct {
 	Packages []VulnPackage
+}
+
+// VulnRecordsByIDRequest names vulnerability ids (CVE-..., GHSA-..., any record's id
+// or alias) to look up.
+type VulnRecordsByIDRequest struct {
+	IDs []string
 }
 
 // VulnRecordsResponse holds the records found.
@@ -124,6 +142,28 @@ func (r PutVulnRecordsRequest) Validate() error {
 		for _, p := range rec.Packages {
 			v.checkVulnPackage(what, p)
 		}
+		if len(rec.Aliases) > MaxVulnAliases {
+			v.fail("%s: %d aliases, more than %d", what, len(rec.Aliases), MaxVulnAliases)
+			continue
+		}
+		for _, a := range rec.Aliases {
+			v.required(what+" alias", a)
+			v.text(what+" alias", a, 256)
+		}
+	}
+	return v.err()
+}
+
+// Validate reports what is wrong with the request, wrapping ErrInvalid.
+func (r VulnRecordsByIDRequest) Validate() error {
+	var v validator
+	if len(r.IDs) > MaxVulnIDQuery {
+		v.fail("%d ids, more than %d in one query", len(r.IDs), MaxVulnIDQuery)
+		return v.err()
+	}
+	for _, id := range r.IDs {
+		v.required("vulnerability id", id)
+		v.text("vulnerability id", id, 256)
 	}
 	return v.err()
 }

@@ -87,7 +87,7 @@ func TestVerifyStrictEnvelope(t *testing.T) {
 		{"too many signatures", envelope(std + sigs(verify.MaxSignatures+1)), fmt.Sprintf("%d signatures, more than the %d", verify.MaxSignatures+1, verify.MaxSignatures)},
 		{"many garbage signatures", envelope(std + `"signatures":[` + strings.Repeat(`{"sig":"!"},`, 1000) + `{"sig":` + sig + `}]`), "1001 signatures"},
 		{"second value", append(envelope(std+sigs(1)), `{}`...), "data after its value"},
-		{"not an object", []byte(`[` + string(good) + `]`), "cannot unmarshal"},
+		{"not an object", []byte(`[` + string(good) + `]`), "not a DSSE envelope"},
 		{"truncated", good[:len(good)-1], "ends inside an object"},
 		{"broken syntax", []byte(`{"payload":}`), "not JSON"},
 		{"empty", []byte("  "), "empty"},

@@ -225,7 +225,8 @@ func (v *Verifier) Verify(ctx context.Context, envelope []byte, subjectDigest st
 	// checkJSON refused case variants of the DSSE names, so v2's exact name matching
 	// reads what v1's case-insensitive matching would.
 	if err := jsonv2.Unmarshal(envelope, &env); err != nil {
-		return nil, fmt.Errorf("verify: decode envelope: %v: %w", err, ErrMalformed)
+		// The library's wording varies on purpose; say what is wrong ourselves.
+		return nil, fmt.Errorf("verify: envelope is not a DSSE envelope (an object of payloadType, payload and signatures): %v: %w", err, ErrMalformed)
 	}
 	if env.PayloadType != PayloadTypeInToto {
 		return nil, fmt.Errorf("verify: payloadType %q, want %q: %w", env.PayloadType, PayloadTypeInToto, ErrPayloadType)

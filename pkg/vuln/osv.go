@@ -15,7 +15,7 @@ import (
 const (
 	MaxRecordSize     = 4 << 20 // bytes of one record's JSON
 	MaxIDLength       = 128
-	MaxAliases        = 256 // also bounds related
+	MaxAliases        = 256 // also bounds upstream and related
 	MaxAffected       = 1024
 	MaxRanges         = 64 // per affected package
 	MaxEvents         = 1024
@@ -43,18 +43,21 @@ var ErrInvalidRecord = errors.New("invalid OSV record")
 // Record is one OSV vulnerability record. Fields the matcher does not need
 // (credits, database_specific outside severity, …) are not kept; the raw JSON is.
 type Record struct {
-	SchemaVersion string      `json:"schema_version,omitempty"`
-	ID            string      `json:"id"`
-	Modified      time.Time   `json:"modified"`
-	Published     *time.Time  `json:"published,omitempty"`
-	Withdrawn     *time.Time  `json:"withdrawn,omitempty"`
-	Aliases       []string    `json:"aliases,omitempty"`
-	Related       []string    `json:"related,omitempty"`
-	Summary       string      `json:"summary,omitempty"`
-	Details       string      `json:"details,omitempty"`
-	Severity      []Severity  `json:"severity,omitempty"`
-	Affected      []Affected  `json:"affected,omitempty"`
-	References    []Reference `json:"references,omitempty"`
+	SchemaVersion string     `json:"schema_version,omitempty"`
+	ID            string     `json:"id"`
+	Modified      time.Time  `json:"modified"`
+	Published     *time.Time `json:"published,omitempty"`
+	Withdrawn     *time.Time `json:"withdrawn,omitempty"`
+	Aliases       []string   `json:"aliases,omitempty"`
+	// Upstream names the vulnerabilities this record is a downstream view of
+	// (DEBIAN-CVE-2024-2511 of CVE-2024-2511).
+	Upstream   []string    `json:"upstream,omitempty"`
+	Related    []string    `json:"related,omitempty"`
+	Summary    string      `json:"summary,omitempty"`
+	Details    string      `json:"details,omitempty"`
+	Severity   []Severity  `json:"severity,omitempty"`
+	Affected   []Affected  `json:"affected,omitempty"`
+	References []Reference `json:"references,omitempty"`
 	// DatabaseSpecific is kept for its "severity" label (GitHub advisories).
 	DatabaseSpecific json.RawMessage `json:"database_specific,omitempty"`
 }
@@ -168,6 +171,9 @@ func (r *Record) validate() error {
 		}
 	}
 	if err := checkIDs("aliases", r.Aliases); err != nil {
+		return err
+	}
+	if err := checkIDs("upstream", r.Upstream); err != nil {
 		return err
 	}
 	if err := checkIDs("related", r.Related); err != nil {

@@ -38,6 +38,13 @@ func TestParseRecords(t *testing.T) {
 	if !w.IsWithdrawn() {
 		t.Error("withdrawn record not reported withdrawn")
 	}
+	d, err := Parse(readTestdata(t, "debian/DEBIAN-CVE-2024-2511.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Upstream) != 1 || d.Upstream[0] != "CVE-2024-2511" {
+		t.Errorf("upstream = %v, want [CVE-2024-2511]", d.Upstream)
+	}
 }
 
 func TestParseRejects(t *testing.T) {
@@ -58,6 +65,7 @@ func TestParseRejects(t *testing.T) {
 		{"no events", head + `"affected":[{"package":{"ecosystem":"npm","name":"x"},"ranges":[{"type":"SEMVER","events":[]}]}]}`, "at least one event"},
 		{"long summary", head + `"summary":"` + strings.Repeat("s", MaxSummaryLength+1) + `"}`, "summary"},
 		{"too many aliases", head + `"aliases":[` + strings.TrimSuffix(strings.Repeat(`"CVE-1",`, MaxAliases+1), ",") + `]}`, "aliases"},
+		{"bad upstream", head + `"upstream":["CVE 1"]}`, "upstream[0]"},
 		{"severity without score", head + `"severity":[{"type":"CVSS_V3"}]}`, "severity[0]"},
 		{"trailing data", head + `"summary":"x"} {}`, "trailing"},
 		{"not json", `<xml/>`, "invalid character"},

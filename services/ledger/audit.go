@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/custody-dev/custody/pkg/auth"
 	"github.com/custody-dev/custody/pkg/bundle"
 	"github.com/custody-dev/custody/pkg/ledger"
 	auditv1 "github.com/custody-dev/custody/proto/custody/audit/v1"
@@ -24,9 +25,6 @@ import (
 // (Connect, gRPC and gRPC-Web; POST, and GET for every RPC), served by Handler beside the
 // REST routes.
 const PatternAudit = "/" + auditv1connect.AuditServiceName + "/"
-
-// errNotInThisBuild answers the RPCs whose store queries this build lacks.
-var errNotInThisBuild = errors.New("not available in this build")
 
 // auditServer implements auditv1connect.AuditServiceHandler over the Service's store.
 // The list RPCs are in audit_lists.go.
@@ -55,14 +53,23 @@ func (s *Service) auditHandler() (string, http.Handler) {
 // without internals. A failure that names no cause is Unavailable when the database
 // does not answer a ping, else Internal.
 func (s *Service) connectError(ctx context.Context, procedure string, err error) error {
+	action := auth.ActionRead
+	if procedure == auditv1connect.AuditServiceGetPromotionProcedure {
+		action = auth.ActionReadPromotion
+	}
+	err = s.decideBeforeAnswering(ctx, action, err)
 	var code connect.Code
 	switch {
+	case errors.Is(err, auth.ErrUnauthenticated):
+		code = connect.CodeUnauthenticated
+	case errors.Is(err, auth.ErrForbidden):
+		code = connect.CodePermissionDenied
+	case errors.Is(err, auth.ErrRateLimited):
+		code = connect.CodeResourceExhausted
 	case errors.Is(err, ledger.ErrInvalid):
 		code = connect.CodeInvalidArgument
 	case errors.Is(err, ledger.ErrNotFound):
 		code = connect.CodeNotFound
-	case errors.Is(err, errNotInThisBuild):
-		code = connect.CodeUnimplemented
 	case errors.Is(err, context.DeadlineExceeded):
 		code = connect.CodeDeadlineExceeded
 	case errors.Is(err, context.Canceled):
@@ -79,7 +86,8 @@ func (s *Service) connectError(ctx context.Context, procedure string, err error)
 		}
 	}
 	switch code {
-	case connect.CodeInvalidArgument, connect.CodeNotFound, connect.CodeUnimplemented, connect.CodeCanceled:
+	case connect.CodeInvalidArgument, connect.CodeNotFound, connect.CodeUnimplemented, connect.CodeCanceled,
+		connect.CodeUnauthenticated, connect.CodePermissionDenied, connect.CodeResourceExhausted:
 		return connect.NewError(code, err)
 	}
 	s.log.Error("audit API request failed", "procedure", procedure, "code", code.String(), "error", err)
@@ -140,7 +148,7 @@ func (a *auditServer) GetDecision(ctx context.Context, req *connect.Request[audi
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.s.timeout)
 	defer cancel()
-	st, err := a.s.promotionStatus(ctx, id)
+	st, err := a.s.promotionStatus(ctx, id, auth.ActionRead)
 	if err != nil {
 		return nil, a.s.connectError(ctx, req.Spec().Procedure, err)
 	}
@@ -162,7 +170,7 @@ func (a *auditServer) GetPromotion(ctx context.Context, req *connect.Request[aud
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.s.timeout)
 	defer cancel()
-	st, err := a.s.promotionStatus(ctx, id)
+	st, err := a.s.promotionStatus(ctx, id, auth.ActionReadPromotion)
 	if err != nil {
 		return nil, a.s.connectError(ctx, req.Spec().Procedure, err)
 	}

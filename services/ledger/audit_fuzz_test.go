@@ -57,9 +57,9 @@ func FuzzAuditRequests(f *testing.F) {
 			q, err := parseAffectedQuery(&aff)
 			check("ListAffected", err)
 			if err == nil {
-				checkPage(q.Page)
+				checkPage(page{Size: q.Limit, Token: q.Cursor})
 				kinds := 0
-				for _, set := range []bool{q.VulnerabilityID != "", q.PURL != "", q.Ecosystem != "" && q.Name != ""} {
+				for _, set := range []bool{q.VulnID != "", q.PURL != "", q.Ecosystem != "" && q.Name != ""} {
 					if set {
 						kinds++
 					}

@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -10,26 +9,15 @@ import (
 	"github.com/anchore/packageurl-go"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/custody-dev/custody/pkg/bundle"
 	"github.com/custody-dev/custody/pkg/ledger"
 	auditv1 "github.com/custody-dev/custody/proto/custody/audit/v1"
 )
 
-// The list RPCs of the audit API: ListArtifacts, ListAffected, ListDecisions.
-//
-// Their requests are validated here in full (a bad filter is InvalidArgument naming the
-// field, in this build too), but the store queries that answer them are not in this
-// build: each answers Unimplemented, "not available in this build". To finish them once
-// the ledger's queries exist, give auditServer a field of this interface, set it in
-// auditHandler from the store (or the service that runs the queries), and in each RPC
-// below convert the validated query into the store's request and its answer with
-// decisionProto and the converters the answer's types need:
-//
-//	// what the Connect handlers need beyond ledger.Store
-//	type auditQueries interface {
-//		ListArtifacts(ctx context.Context, req ledger.ListArtifactsRequest) (ledger.ListArtifactsResponse, error)
-//		ListDecisions(ctx context.Context, req ledger.ListDecisionsRequest) (ledger.ListDecisionsResponse, error)
-//		// and the affected-artifacts query of the package inventory
-//	}
+// The list RPCs of the audit API: ListArtifacts, ListAffected, ListDecisions. Each
+// request is checked here for what the proto says (a bad filter is InvalidArgument
+// naming the field), turned into the store's (or Affected's) request, which checks the
+// rest, and answered in the caller's scope (callerScope).
 
 // Page sizes.
 const (
@@ -59,17 +47,6 @@ type artifactsQuery struct {
 	Page   page
 }
 
-// affectedQuery is a validated ListAffectedRequest: exactly one of VulnerabilityID,
-// PURL, or Ecosystem and Name (with an optional VersionRange) is set.
-type affectedQuery struct {
-	VulnerabilityID string
-	PURL            string
-	Ecosystem, Name string
-	VersionRange    string
-	PromotedOnly    bool
-	Page            page
-}
-
 // decisionsQuery is a validated ListDecisionsRequest.
 type decisionsQuery struct {
 	// Digest is the artifact's digest, or empty for any.
@@ -83,32 +60,90 @@ type decisionsQuery struct {
 }
 
 func (a *auditServer) ListArtifacts(ctx context.Context, req *connect.Request[auditv1.ListArtifactsRequest]) (*connect.Response[auditv1.ListArtifactsResponse], error) {
-	if _, err := parseArtifactsQuery(req.Msg); err != nil {
+	q, err := parseArtifactsQuery(req.Msg)
+	if err == nil {
+		err = a.s.authorizeList(ctx)
+	}
+	if err != nil {
 		return nil, a.s.connectError(ctx, req.Spec().Procedure, err)
 	}
-	return nil, a.s.connectError(ctx, req.Spec().Procedure,
-		fmt.Errorf("ListArtifacts is %w: this ledger does not have the artifact list query yet", errNotInThisBuild))
+	lr := ledger.ListArtifactsRequest{
+		SourceRepository: q.SourceRepository, Commit: q.Commit, BuilderID: q.BuilderID, Destination: q.Destination,
+		Since: q.Since, Until: q.Until, Status: artifactStatusFilter(q.Status), Scope: callerScope(ctx),
+		Limit: q.Page.Size, Cursor: q.Page.Token,
+	}
+	ans, err := a.s.store.ListArtifacts(ctx, lr)
+	if err != nil {
+		return nil, a.s.connectError(ctx, req.Spec().Procedure, err)
+	}
+	out := &auditv1.ListArtifactsResponse{Artifacts: make([]*auditv1.ArtifactSummary, 0, len(ans.Artifacts)), NextPageToken: ans.NextCursor}
+	for _, s := range ans.Artifacts {
+		out.Artifacts = append(out.Artifacts, artifactSummaryProto(s))
+	}
+	return connect.NewResponse(out), nil
 }
 
 func (a *auditServer) ListAffected(ctx context.Context, req *connect.Request[auditv1.ListAffectedRequest]) (*connect.Response[auditv1.ListAffectedResponse], error) {
-	if _, err := parseAffectedQuery(req.Msg); err != nil {
+	ar, err := parseAffectedQuery(req.Msg)
+	if err == nil {
+		err = a.s.authorizeList(ctx)
+	}
+	if err != nil {
 		return nil, a.s.connectError(ctx, req.Spec().Procedure, err)
 	}
-	return nil, a.s.connectError(ctx, req.Spec().Procedure,
-		fmt.Errorf("ListAffected is %w: this ledger does not have the package inventory query yet", errNotInThisBuild))
+	ar.Scope = callerScope(ctx)
+	ans, err := Affected(ctx, a.s.store, ar)
+	if err != nil {
+		return nil, a.s.connectError(ctx, req.Spec().Procedure, err)
+	}
+	out := &auditv1.ListAffectedResponse{Artifacts: make([]*auditv1.AffectedArtifact, 0, len(ans.Artifacts)), NextPageToken: ans.NextCursor}
+	for _, art := range ans.Artifacts {
+		out.Artifacts = append(out.Artifacts, affectedArtifactProto(art))
+	}
+	return connect.NewResponse(out), nil
 }
 
 func (a *auditServer) ListDecisions(ctx context.Context, req *connect.Request[auditv1.ListDecisionsRequest]) (*connect.Response[auditv1.ListDecisionsResponse], error) {
-	if _, err := parseDecisionsQuery(req.Msg); err != nil {
+	q, err := parseDecisionsQuery(req.Msg)
+	if err == nil {
+		err = a.s.authorizeList(ctx)
+	}
+	if err != nil {
 		return nil, a.s.connectError(ctx, req.Spec().Procedure, err)
 	}
-	return nil, a.s.connectError(ctx, req.Spec().Procedure,
-		fmt.Errorf("ListDecisions is %w: this ledger does not have the decision list query yet", errNotInThisBuild))
+	ans, err := a.s.store.ListDecisions(ctx, ledger.ListDecisionsRequest{
+		Digest: q.Digest, Destination: q.Destination, Verdict: q.Verdict, PolicyDigest: q.PolicyDigest,
+		Since: q.Since, Until: q.Until, Scope: callerScope(ctx), Limit: q.Page.Size, Cursor: q.Page.Token,
+	})
+	if err != nil {
+		return nil, a.s.connectError(ctx, req.Spec().Procedure, err)
+	}
+	out := &auditv1.ListDecisionsResponse{Decisions: make([]*auditv1.Decision, 0, len(ans.Decisions)), NextPageToken: ans.NextCursor}
+	for _, d := range ans.Decisions {
+		idx := int64(-1)
+		if e, err := a.s.store.LogEntryByKey(ctx, bundle.KindDecision, d.EventID); err == nil {
+			idx = e.Index
+		}
+		out.Decisions = append(out.Decisions, decisionProto(d, idx))
+	}
+	return connect.NewResponse(out), nil
 }
 
-// invalid returns an ErrInvalid error.
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ledger.ErrInvalid}, args...)...)
+// artifactStatusFilter is the store's status for a requested one; "" for any.
+func artifactStatusFilter(s auditv1.ArtifactStatus) ledger.ArtifactStatus {
+	switch s {
+	case auditv1.ArtifactStatus_ARTIFACT_STATUS_PROMOTED:
+		return ledger.StatusPromoted
+	case auditv1.ArtifactStatus_ARTIFACT_STATUS_DENIED:
+		return ledger.StatusDenied
+	case auditv1.ArtifactStatus_ARTIFACT_STATUS_ALLOWED:
+		return ledger.StatusAllowed
+	case auditv1.ArtifactStatus_ARTIFACT_STATUS_PENDING:
+		return ledger.StatusPending
+	case auditv1.ArtifactStatus_ARTIFACT_STATUS_FAILED:
+		return ledger.StatusFailed
+	}
+	return ""
 }
 
 func parsePage(size int32, token string) (page, error) {
@@ -184,15 +219,16 @@ func parseArtifactsQuery(m *auditv1.ListArtifactsRequest) (artifactsQuery, error
 	return q, err
 }
 
-func parseAffectedQuery(m *auditv1.ListAffectedRequest) (affectedQuery, error) {
-	q := affectedQuery{PromotedOnly: m.GetPromotedOnly()}
+// parseAffectedQuery checks the request's shape; Affected checks its content.
+func parseAffectedQuery(m *auditv1.ListAffectedRequest) (AffectedRequest, error) {
+	q := AffectedRequest{PromotedOnly: m.GetPromotedOnly()}
 	switch query := m.GetQuery().(type) {
 	case *auditv1.ListAffectedRequest_VulnerabilityId:
 		id := query.VulnerabilityId
 		if id == "" || len(id) > maxVulnID || strings.ContainsFunc(id, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
 			return q, invalid("vulnerability_id %q must be 1-%d printable ASCII bytes without spaces (CVE-..., GHSA-...)", truncateText(id), maxVulnID)
 		}
-		q.VulnerabilityID = id
+		q.VulnID = id
 	case *auditv1.ListAffectedRequest_Purl:
 		if err := checkText("purl", query.Purl, maxFilterText); err != nil {
 			return q, err
@@ -213,12 +249,12 @@ func parseAffectedQuery(m *auditv1.ListAffectedRequest) (affectedQuery, error) {
 				return q, err
 			}
 		}
-		q.Ecosystem, q.Name, q.VersionRange = pkg.GetEcosystem(), pkg.GetName(), pkg.GetVersionRange()
+		q.Ecosystem, q.Name, q.Range = pkg.GetEcosystem(), pkg.GetName(), pkg.GetVersionRange()
 	default:
 		return q, invalid("query is required: give vulnerability_id, purl, or package")
 	}
-	var err error
-	q.Page, err = parsePage(m.GetPageSize(), m.GetPageToken())
+	p, err := parsePage(m.GetPageSize(), m.GetPageToken())
+	q.Limit, q.Cursor = min(p.Size, MaxAffectedLimit), p.Token
 	return q, err
 }
 

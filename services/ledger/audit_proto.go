@@ -3,7 +3,10 @@ package ledger
 import (
 	"time"
 
+	"github.com/anchore/packageurl-go"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/custody-dev/custody/pkg/auth"
 
 	"github.com/custody-dev/custody/pkg/ledger"
 	auditv1 "github.com/custody-dev/custody/proto/custody/audit/v1"
@@ -138,4 +141,58 @@ func promotionStatusProto(s ledger.PromotionStatusValue) auditv1.PromotionStatus
 		return auditv1.PromotionStatus_PROMOTION_STATUS_FAILED
 	}
 	return auditv1.PromotionStatus_PROMOTION_STATUS_UNSPECIFIED
+}
+
+// artifactSummaryProto converts one row of an artifact listing.
+func artifactSummaryProto(s ledger.ArtifactSummary) *auditv1.ArtifactSummary {
+	return &auditv1.ArtifactSummary{
+		Digest: s.Digest, Image: s.Image, SourceRepository: s.SourceRepository, Commit: s.Commit, BuilderId: s.BuilderID,
+		BuiltAt: timestampProto(s.BuiltAt), RecordedAt: timestampProto(s.RecordedAt), PredicateTypes: nonNil(s.PredicateTypes),
+		ScanStatus: scanStatusProto(s.ScanStatus), Verdict: verdictProto(s.Verdict), Status: artifactStatusProto(s.Status),
+		PromotedImages: nonNil(s.DestinationImages),
+	}
+}
+
+func artifactStatusProto(s ledger.ArtifactStatus) auditv1.ArtifactStatus {
+	switch s {
+	case ledger.StatusPromoted:
+		return auditv1.ArtifactStatus_ARTIFACT_STATUS_PROMOTED
+	case ledger.StatusDenied:
+		return auditv1.ArtifactStatus_ARTIFACT_STATUS_DENIED
+	case ledger.StatusAllowed:
+		return auditv1.ArtifactStatus_ARTIFACT_STATUS_ALLOWED
+	case ledger.StatusPending:
+		return auditv1.ArtifactStatus_ARTIFACT_STATUS_PENDING
+	case ledger.StatusFailed:
+		return auditv1.ArtifactStatus_ARTIFACT_STATUS_FAILED
+	}
+	return auditv1.ArtifactStatus_ARTIFACT_STATUS_UNSPECIFIED
+}
+
+// affectedArtifactProto converts one affected artifact: its matches, and where its
+// completed promotions put it (the destination image; its repository as destination).
+func affectedArtifactProto(a AffectedArtifact) *auditv1.AffectedArtifact {
+	out := &auditv1.AffectedArtifact{
+		Digest: a.Digest, Image: a.Image, Promoted: a.Promoted,
+		Matches:    make([]*auditv1.PackageMatch, 0, len(a.Packages)),
+		Promotions: make([]*auditv1.PromotionTarget, 0, len(a.Destinations)),
+	}
+	for _, p := range a.Packages {
+		name := ""
+		if u, err := packageurl.FromString(p.PURL); err == nil {
+			name = u.Name
+		}
+		out.Matches = append(out.Matches, &auditv1.PackageMatch{
+			Purl: p.PURL, Ecosystem: p.Ecosystem, Name: name, Version: p.Version, VulnerabilityId: p.VulnID,
+			FixedVersions: nonNil(p.Fixed),
+		})
+	}
+	for _, d := range a.Destinations {
+		repo := d
+		if r, err := auth.NormalizeRepository(d); err == nil {
+			repo = r
+		}
+		out.Promotions = append(out.Promotions, &auditv1.PromotionTarget{Destination: repo, DestinationImage: d})
+	}
+	return out
 }

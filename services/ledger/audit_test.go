@@ -396,10 +396,9 @@ func TestAuditAPIErrors(t *testing.T) {
 			_, err := c.GetDecision(ctx, connect.NewRequest(&auditv1.GetDecisionRequest{RequestId: "req-undecided"}))
 			return err
 		}, connect.CodeNotFound, "no decision yet"},
-		{"list artifacts not built in", artifacts(&auditv1.ListArtifactsRequest{}), connect.CodeUnimplemented, "not available in this build"},
-		{"list affected not built in", affected(&auditv1.ListAffectedRequest{Query: &auditv1.ListAffectedRequest_VulnerabilityId{VulnerabilityId: "CVE-2024-0001"}}),
-			connect.CodeUnimplemented, "not available in this build"},
-		{"list decisions not built in", decisions(&auditv1.ListDecisionsRequest{Artifact: digest}), connect.CodeUnimplemented, "not available in this build"},
+		{"affected by an unknown vulnerability", affected(&auditv1.ListAffectedRequest{Query: &auditv1.ListAffectedRequest_VulnerabilityId{VulnerabilityId: "CVE-2024-0001"}}),
+			connect.CodeNotFound, "no record of CVE-2024-0001"},
+		{"bad page token", decisions(&auditv1.ListDecisionsRequest{PageToken: "bm90LWEtY3Vyc29y"}), connect.CodeInvalidArgument, "cursor"},
 		{"negative page size", artifacts(&auditv1.ListArtifactsRequest{PageSize: -1}), connect.CodeInvalidArgument, "page_size"},
 		{"page token with spaces", decisions(&auditv1.ListDecisionsRequest{PageToken: "a b"}), connect.CodeInvalidArgument, "page_token"},
 		{"since after until", artifacts(&auditv1.ListArtifactsRequest{Since: ts("2026-02-01T00:00:00Z"), Until: ts("2026-01-01T00:00:00Z")}),

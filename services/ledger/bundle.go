@@ -65,6 +65,9 @@ func (s *Service) buildBundle(ctx context.Context, digest string) (*bundle.Bundl
 	if err != nil {
 		return nil, err
 	}
+	if err := s.authorizeArtifact(ctx, p); err != nil {
+		return nil, err
+	}
 	b := &bundle.Bundle{
 		MediaType: bundle.MediaType, Digest: digest, LogKey: s.logKey, Keys: []bundle.Key{},
 		Attestations: []bundle.Attestation{}, Decisions: []bundle.Decision{}, Promotions: []bundle.Promotion{},

@@ -69,6 +69,13 @@ func (s *Service) handleBatch(ctx context.Context, msgs []*events.Message) []err
 		}
 	}
 	s.announce(ctx, items, errs)
+	for i, it := range items {
+		if errs[i] == nil && it.after != nil {
+			if err := it.after(events.MessageContext(ctx, it.msg)); err != nil {
+				errs[i] = s.failure(it.log, "record "+it.msg.Type, err)
+			}
+		}
+	}
 	return errs
 }
 
@@ -87,6 +94,8 @@ type item struct {
 	record func(ctx context.Context, w ledger.Writer) error
 	// recorded is the attestation as stored, to announce once the batch commits.
 	recorded *ledger.Attestation
+	// after runs once the batch has committed the item (a scan's package inventory).
+	after func(ctx context.Context) error
 }
 
 // write records the item's history entry and what it records, in the batch's
@@ -149,7 +158,7 @@ func (s *Service) prepare(ctx context.Context, it *item) {
 	case events.TypeBuildCompleted:
 		it.record, err = prepareBuild(msg)
 	case events.TypeScanCompleted:
-		it.record, err = prepareScan(msg)
+		it.record, err = s.prepareScan(it)
 	case events.TypeAttestationSigned:
 		it.record, err = s.prepareAttestation(ctx, it)
 	case events.TypePromotionRequested:
@@ -310,7 +319,8 @@ func prepareBuild(msg *events.Message) (func(context.Context, ledger.Writer) err
 	}, nil
 }
 
-func prepareScan(msg *events.Message) (func(context.Context, ledger.Writer) error, error) {
+func (s *Service) prepareScan(it *item) (func(context.Context, ledger.Writer) error, error) {
+	msg := it.msg
 	var sc eventsv1.ScanCompleted
 	digest, err := decodeAbout(msg, &sc)
 	if err != nil {
@@ -324,6 +334,9 @@ func prepareScan(msg *events.Message) (func(context.Context, ledger.Writer) erro
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
+	// Once the scan is recorded, its SBOM's packages are indexed (inventory.go), in a
+	// transaction of its own: the scan stays recorded whatever happens to its inventory.
+	it.after = func(ctx context.Context) error { return s.indexPackages(ctx, req.Scan) }
 	return func(ctx context.Context, w ledger.Writer) error {
 		_, err := w.PutScan(ctx, req)
 		return err

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
+	"github.com/custody-dev/custody/pkg/auth"
 	"github.com/custody-dev/custody/pkg/bundle"
 	"github.com/custody-dev/custody/pkg/ledger"
 )
@@ -24,7 +26,8 @@ const (
 func Patterns() []string {
 	return []string{PatternProvenance, PatternBundle, PatternPromotion, PatternHealth, PatternAudit,
 		PatternLogCheckpoint, PatternLogKey, PatternLogEntries, PatternLogInclusion, PatternLogConsistency,
-		PatternVulnDB, PatternVulnDBRecords, PatternVulnDBQuery}
+		PatternVulnDB, PatternVulnDBRecords, PatternVulnDBQuery,
+		PatternArtifacts, PatternPackages, PatternDecisions, PatternAffected}
 }
 
 // Protocols returns what a server of Handler should speak: HTTP/1.1, and HTTP/2 both
@@ -50,6 +53,7 @@ func (s *Service) routes() http.Handler {
 	s.logRoutes(mux)
 	s.vulnRoutes(mux)
 	mux.Handle(s.auditHandler())
+	s.auditRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		// Tell a wrong method from a wrong path, in JSON like every other answer.
 		get := r.Clone(r.Context())
@@ -85,6 +89,12 @@ func securityHeaders(next http.Handler) http.Handler {
 // statusFor maps an error to its HTTP status: the one place that does.
 func statusFor(err error) int {
 	switch {
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return http.StatusUnauthorized
+	case errors.Is(err, auth.ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, auth.ErrRateLimited):
+		return http.StatusTooManyRequests
 	case errors.Is(err, ledger.ErrInvalid):
 		return http.StatusBadRequest
 	case errors.Is(err, ledger.ErrNotFound), errors.Is(err, errNoRoute):
@@ -106,6 +116,11 @@ func statusFor(err error) int {
 // writeError answers {"error": "..."}. Client errors say what was wrong; server errors
 // are logged in full and answered without internals.
 func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	action := auth.ActionRead
+	if strings.HasPrefix(r.URL.Path, "/v1/promotions/") {
+		action = auth.ActionReadPromotion
+	}
+	err = s.decideBeforeAnswering(r.Context(), action, err)
 	status := statusFor(err)
 	msg := err.Error()
 	if status >= 500 {
@@ -159,6 +174,9 @@ func (s *Service) provenance(ctx context.Context, digest string) (*ledger.Proven
 	case err != nil:
 		return nil, nil, fmt.Errorf("provenance %s: %w", digest, err)
 	}
+	if err := s.authorizeArtifact(ctx, p); err != nil {
+		return nil, nil, err
+	}
 	logIndex := make([]int64, len(p.Decisions))
 	for i, d := range p.Decisions {
 		if logIndex[i], err = s.decisionLogIndex(ctx, d); err != nil {
@@ -189,7 +207,7 @@ func (s *Service) getPromotion(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 	defer cancel()
-	st, err := s.promotionStatus(ctx, id)
+	st, err := s.promotionStatus(ctx, id, auth.ActionReadPromotion)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -198,13 +216,16 @@ func (s *Service) getPromotion(w http.ResponseWriter, r *http.Request) {
 }
 
 // promotionStatus returns a promotion request and its latest decision, for both APIs.
-func (s *Service) promotionStatus(ctx context.Context, id string) (*ledger.PromotionState, error) {
+func (s *Service) promotionStatus(ctx context.Context, id string, action auth.Action) (*ledger.PromotionState, error) {
 	st, err := s.store.PromotionStatus(ctx, id)
 	switch {
 	case errors.Is(err, ledger.ErrNotFound):
 		return nil, fmt.Errorf("no promotion request %q is recorded (yet): %w", id, ledger.ErrNotFound)
 	case err != nil:
 		return nil, fmt.Errorf("promotion %s: %w", id, err)
+	}
+	if err := s.authorizePromotion(ctx, action, st); err != nil {
+		return nil, err
 	}
 	return st, nil
 }

@@ -40,6 +40,8 @@ type Service struct {
 	decisions *verify.Verifier
 	// verifyConcurrency bounds the envelopes one batch fetches and verifies at once.
 	verifyConcurrency int
+	// authz decides what callers of the API may do; nil decides nothing (WithAuthorizer).
+	authz Authorizer
 
 	mu       sync.Mutex
 	started  bool
@@ -55,6 +57,7 @@ type options struct {
 	logSigner    note.Signer
 	logKey       string
 	decisions    *verify.Verifier
+	authz        Authorizer
 }
 
 // Option configures a Service.
@@ -184,7 +187,7 @@ func New(bus *events.Bus, blobs *blob.Store, store ledger.Store, verifier *verif
 	}
 	s := &Service{
 		bus: bus, blobs: blobs, store: store, verifier: verifier, log: o.log, timeout: o.queryTimeout,
-		logSigner: o.logSigner, logKey: o.logKey, decisions: o.decisions,
+		logSigner: o.logSigner, logKey: o.logKey, decisions: o.decisions, authz: o.authz,
 		verifyConcurrency: max(4, 2*runtime.GOMAXPROCS(0)),
 		spec: events.ConsumerSpec{
 			Name: ConsumerName, Type: "custody.>", Concurrency: o.concurrency, Backoff: o.backoff, MaxBatch: o.batch,

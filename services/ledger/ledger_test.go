@@ -51,7 +51,11 @@ type fixture struct {
 	logKey    string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureWith(t, nil) }
+
+// newFixtureWith is newFixture whose service is built with opts and whose API is
+// served through wrap (nil: as it is).
+func newFixtureWith(t *testing.T, wrap func(http.Handler) http.Handler, opts ...ledger.Option) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &fixture{log: newTestWriter(t)}
@@ -81,8 +85,12 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f.logKey = vkey
-	f.svc = f.start(t)
-	f.srv = httptest.NewServer(f.svc.Handler())
+	f.svc = f.start(t, opts...)
+	h := f.svc.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	f.srv = httptest.NewServer(h)
 	t.Cleanup(f.srv.Close)
 	return f
 }

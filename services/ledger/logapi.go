@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/custody-dev/custody/pkg/auth"
 	"net/http"
 	"strconv"
 
@@ -71,6 +72,10 @@ func writeText(w http.ResponseWriter, body []byte) {
 }
 
 func (s *Service) getLogKey(w http.ResponseWriter, r *http.Request) {
+	if err := s.authorize(r.Context(), auth.ActionRead, "log"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if s.logSigner == nil {
 		s.writeError(w, r, errNoLogKey)
 		return
@@ -80,6 +85,10 @@ func (s *Service) getLogKey(w http.ResponseWriter, r *http.Request) {
 
 // getCheckpoint signs a checkpoint of the log as it stands.
 func (s *Service) getCheckpoint(w http.ResponseWriter, r *http.Request) {
+	if err := s.authorize(r.Context(), auth.ActionRead, "log"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if s.logSigner == nil {
 		s.writeError(w, r, errNoLogKey)
 		return
@@ -110,6 +119,10 @@ func (s *Service) getCheckpoint(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) getLogEntries(w http.ResponseWriter, r *http.Request) {
+	if err := s.authorize(r.Context(), auth.ActionRead, "log"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	start, err1 := queryInt(r, "start")
 	end, err2 := queryInt(r, "end")
 	if err := errors.Join(err1, err2); err != nil {
@@ -152,6 +165,10 @@ func (s *Service) leafHashes(ctx context.Context, n int64) ([][]byte, error) {
 }
 
 func (s *Service) getInclusion(w http.ResponseWriter, r *http.Request) {
+	if err := s.authorize(r.Context(), auth.ActionRead, "log"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	index, err1 := queryInt(r, "index")
 	size, err2 := queryInt(r, "size")
 	if err := errors.Join(err1, err2); err != nil {
@@ -185,6 +202,10 @@ func (s *Service) getInclusion(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) getConsistency(w http.ResponseWriter, r *http.Request) {
+	if err := s.authorize(r.Context(), auth.ActionRead, "log"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	from, err1 := queryInt(r, "from")
 	to, err2 := queryInt(r, "to")
 	if err := errors.Join(err1, err2); err != nil {

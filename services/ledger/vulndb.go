@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/custody-dev/custody/pkg/auth"
 	"io"
 	"mime"
 	"net/http"
@@ -102,6 +103,10 @@ func contains(list []string, s string) bool {
 // (whatever the client checked), invalid ones are rejected and named in the answer, the
 // others upserted in one transaction (newer modified wins).
 func (s *Service) postVulnRecords(w http.ResponseWriter, r *http.Request) {
+	if err := s.authorize(r.Context(), auth.ActionAdmin, "vulnerability database"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	body, mt, ok := s.readBody(w, r, vuln.MaxImportBody, "application/json", "application/x-ndjson")
 	if !ok {
 		return
@@ -123,7 +128,7 @@ func (s *Service) postVulnRecords(w http.ResponseWriter, r *http.Request) {
 			}
 			continue
 		}
-		vr := ledger.VulnRecord{ID: rec.ID, Modified: rec.Modified, Raw: raw}
+		vr := ledger.VulnRecord{ID: rec.ID, Modified: rec.Modified, Raw: raw, Aliases: vulnAliases(rec)}
 		for _, k := range vuln.IndexKeys(rec) {
 			vr.Packages = append(vr.Packages, ledger.VulnPackage{Ecosystem: k.Ecosystem, Name: k.Name})
 		}
@@ -201,6 +206,10 @@ func splitRecords(body []byte, mediaType string) ([]json.RawMessage, error) {
 
 // postVulnQuery answers the raw records naming any of the packages asked for.
 func (s *Service) postVulnQuery(w http.ResponseWriter, r *http.Request) {
+	if err := s.authorize(r.Context(), auth.ActionRead, "vulnerability database"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	body, _, ok := s.readBody(w, r, vuln.MaxQueryBody, "application/json")
 	if !ok {
 		return
@@ -239,6 +248,10 @@ func (s *Service) postVulnQuery(w http.ResponseWriter, r *http.Request) {
 
 // getVulnDB answers the state of the vulnerability database.
 func (s *Service) getVulnDB(w http.ResponseWriter, r *http.Request) {
+	if err := s.authorize(r.Context(), auth.ActionRead, "vulnerability database"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 	defer cancel()
 	st, err := s.store.VulnDBState(ctx)
@@ -296,4 +309,12 @@ func VulnSource(store ledger.VulnStore, uri string) *vuln.FuncSource {
 		return vuln.InfoFromStatus(uri, dbStatus(st)), nil
 	}
 	return vuln.NewFuncSource(query, info)
+}
+
+// vulnAliases are the ids the ledger also finds a record by: its aliases and the
+// upstream vulnerabilities it is a view of. Ids it lists only as related are not: a
+// Debian advisory relates to every CVE it fixes, but is not any one of them.
+func vulnAliases(r *vuln.Record) []string {
+	out := make([]string, 0, len(r.Aliases)+len(r.Upstream))
+	return append(append(out, r.Aliases...), r.Upstream...)
 }

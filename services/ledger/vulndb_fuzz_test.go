@@ -39,7 +39,7 @@ func FuzzSplitRecords(f *testing.F) {
 				continue
 			}
 			seen[r.ID] = true
-			vr := ledger.VulnRecord{ID: r.ID, Modified: r.Modified, Raw: raw}
+			vr := ledger.VulnRecord{ID: r.ID, Modified: r.Modified, Raw: raw, Aliases: vulnAliases(r)}
 			for _, k := range vuln.IndexKeys(r) {
 				vr.Packages = append(vr.Packages, ledger.VulnPackage{Ecosystem: k.Ecosystem, Name: k.Name})
 			}

@@ -25,7 +25,21 @@ func osvRecord(id, modified, ecosystem, name, fixed string) string {
 
 func post(t *testing.T, url, contentType, body string) (int, []byte) {
 	t.Helper()
-	resp, err := http.Post(url, contentType, strings.NewReader(body))
+	return postWith(t, url, contentType, body, "")
+}
+
+// postWith is post with a bearer token (none when empty).
+func postWith(t *testing.T, url, contentType, body, token string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

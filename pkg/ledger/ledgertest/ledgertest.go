@@ -56,6 +56,18 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		{"VulnRecordsLookup", testVulnRecordsLookup},
 		{"VulnDBStateEmpty", testVulnDBStateEmpty},
 		{"ConcurrentVulnPuts", testConcurrentVulnPuts},
+		{"VulnRecordsByID", testVulnRecordsByID},
+		{"PutPackages", testPutPackages},
+		{"PutPackagesRejectsInvalid", testPutPackagesInvalid},
+		{"FindPackages", testFindPackages},
+		{"FindPackagesRejectsInvalid", testFindPackagesInvalid},
+		{"ListArtifacts", testListArtifacts},
+		{"ListArtifactsPagination", testListArtifactsPagination},
+		{"ListArtifactsBadCursor", testListArtifactsBadCursor},
+		{"ListArtifactsRejectsInvalid", testListArtifactsInvalid},
+		{"ArtifactSummaries", testArtifactSummaries},
+		{"ScopeMatching", testScopeMatching},
+		{"ListDecisions", testListDecisions},
 		{"PingAndClose", testPingAndClose},
 	}
 	for _, tc := range tests {

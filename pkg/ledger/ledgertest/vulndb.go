@@ -3,6 +3,7 @@ package ledgertest
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -202,5 +203,78 @@ func testConcurrentVulnPuts(t *testing.T, s ledger.Store) {
 	}
 	if got := vulnIDs(t, s, ledger.VulnPackage{Ecosystem: "npm", Name: "p"}); len(got) != 50 {
 		t.Errorf("%d records stored, want 50", len(got))
+	}
+}
+
+func vulnIDsByID(t *testing.T, s ledger.Store, ids ...string) []string {
+	t.Helper()
+	resp, err := s.VulnRecordsByID(ctx(t), ledger.VulnRecordsByIDRequest{IDs: ids})
+	if err != nil {
+		t.Fatalf("VulnRecordsByID(%v): %v", ids, err)
+	}
+	if resp.Records == nil {
+		t.Error("VulnRecordsByID returned a nil list, want an empty one")
+	}
+	out := []string{}
+	for _, r := range resp.Records {
+		out = append(out, r.ID)
+	}
+	return out
+}
+
+func testVulnRecordsByID(t *testing.T, s ledger.Store) {
+	ghsa := vulnRecord("GHSA-aaaa-bbbb-cccc", at(1), ledger.VulnPackage{Ecosystem: "PyPI", Name: "jinja2"})
+	ghsa.Aliases = []string{"CVE-2024-0001", "PYSEC-2024-1"}
+	dsa := vulnRecord("DSA-5000-1", at(1), ledger.VulnPackage{Ecosystem: "Debian:12", Name: "openssl"})
+	dsa.Aliases = []string{"CVE-2024-0002", "CVE-2024-0001", "DSA-5000-1"}
+	other := vulnRecord("GO-2024-1", at(1), ledger.VulnPackage{Ecosystem: "Go", Name: "stdlib"})
+	if _, err := s.PutVulnRecords(ctx(t), ledger.PutVulnRecordsRequest{Records: []ledger.VulnRecord{ghsa, dsa, other}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		ids  []string
+		want []string
+	}{
+		{[]string{"GHSA-aaaa-bbbb-cccc"}, []string{"GHSA-aaaa-bbbb-cccc"}},
+		{[]string{"CVE-2024-0001"}, []string{"DSA-5000-1", "GHSA-aaaa-bbbb-cccc"}},
+		{[]string{"CVE-2024-0002", "GO-2024-1"}, []string{"DSA-5000-1", "GO-2024-1"}},
+		{[]string{"PYSEC-2024-1", "GHSA-aaaa-bbbb-cccc"}, []string{"GHSA-aaaa-bbbb-cccc"}},
+		{[]string{"cve-2024-0001"}, []string{}},
+		{[]string{"CVE-2099-0001"}, []string{}},
+		{nil, []string{}},
+	} {
+		if got := vulnIDsByID(t, s, tc.ids...); !slices.Equal(got, tc.want) {
+			t.Errorf("VulnRecordsByID(%v) = %v, want %v", tc.ids, got, tc.want)
+		}
+	}
+	// A newer version of a record replaces its aliases; an older one changes nothing.
+	newer := vulnRecord("DSA-5000-1", at(5), ledger.VulnPackage{Ecosystem: "Debian:12", Name: "openssl"})
+	newer.Aliases = []string{"CVE-2024-0003"}
+	older := vulnRecord("GHSA-aaaa-bbbb-cccc", at(0))
+	if _, err := s.PutVulnRecords(ctx(t), ledger.PutVulnRecordsRequest{Records: []ledger.VulnRecord{newer, older}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := vulnIDsByID(t, s, "CVE-2024-0001"); !slices.Equal(got, []string{"GHSA-aaaa-bbbb-cccc"}) {
+		t.Errorf("after the update, CVE-2024-0001 = %v, want only the GHSA record", got)
+	}
+	if got := vulnIDsByID(t, s, "CVE-2024-0003", "DSA-5000-1"); !slices.Equal(got, []string{"DSA-5000-1"}) {
+		t.Errorf("after the update, CVE-2024-0003 = %v, want DSA-5000-1", got)
+	}
+	for name, req := range map[string]ledger.VulnRecordsByIDRequest{
+		"empty id":  {IDs: []string{""}},
+		"NUL":       {IDs: []string{"CVE\x00"}},
+		"too many":  {IDs: slices.Repeat([]string{"CVE-1"}, ledger.MaxVulnIDQuery+1)},
+		"huge":      {IDs: []string{strings.Repeat("C", 300)}},
+		"bad alias": {},
+	} {
+		if name == "bad alias" {
+			rec := vulnRecord("X-1", at(1))
+			rec.Aliases = []string{""}
+			_, err := s.PutVulnRecords(ctx(t), ledger.PutVulnRecordsRequest{Records: []ledger.VulnRecord{rec}})
+			wantErr(t, name, err, ledger.ErrInvalid)
+			continue
+		}
+		_, err := s.VulnRecordsByID(ctx(t), req)
+		wantErr(t, name, err, ledger.ErrInvalid)
 	}
 }

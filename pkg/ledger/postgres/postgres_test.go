@@ -87,11 +87,11 @@ func TestReopenKeepsDataAndSchema(t *testing.T) {
 	_ = s.Close()
 	s = openIn(t, dsn, schema)
 	v, err := s.SchemaVersion(ctx)
-	if err != nil || v != 3 {
-		t.Errorf("SchemaVersion = %d, %v; want 3", v, err)
+	if err != nil || v != 4 {
+		t.Errorf("SchemaVersion = %d, %v; want 4", v, err)
 	}
-	if n := countRows(t, dsn, schema, "schema_migrations"); n != 3 {
-		t.Errorf("schema_migrations has %d rows after two opens, want 3", n)
+	if n := countRows(t, dsn, schema, "schema_migrations"); n != 4 {
+		t.Errorf("schema_migrations has %d rows after two opens, want 4", n)
 	}
 	p, err := s.Provenance(ctx, d)
 	if err != nil || p.Build == nil || p.Build.EventID != "ev-1" {
@@ -126,8 +126,8 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 			t.Errorf("concurrent Open: %v", err)
 		}
 	}
-	if got := countRows(t, dsn, schema, "schema_migrations"); got != 3 {
-		t.Errorf("schema_migrations has %d rows, want 3", got)
+	if got := countRows(t, dsn, schema, "schema_migrations"); got != 4 {
+		t.Errorf("schema_migrations has %d rows, want 4", got)
 	}
 }
 

@@ -64,14 +64,26 @@ func (s *Store) PutVulnRecords(ctx context.Context, req ledger.PutVulnRecordsReq
 			if _, err := tx.Exec(ctx, "DELETE FROM vuln_packages WHERE id = ANY($1::text[])", updated); err != nil {
 				return err
 			}
+			if _, err := tx.Exec(ctx, "DELETE FROM vuln_aliases WHERE id = ANY($1::text[])", updated); err != nil {
+				return err
+			}
 		}
-		var names, ecos, pids []string
+		var names, ecos, pids, aliases, aids []string
 		for _, r := range req.Records {
 			if !changed[r.ID] {
 				continue
 			}
 			for _, p := range r.Packages {
 				names, ecos, pids = append(names, p.Name), append(ecos, p.Ecosystem), append(pids, r.ID)
+			}
+			for _, a := range append([]string{r.ID}, r.Aliases...) {
+				aliases, aids = append(aliases, a), append(aids, r.ID)
+			}
+		}
+		if len(aids) > 0 {
+			if _, err := tx.Exec(ctx, `INSERT INTO vuln_aliases (alias, id)
+				SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`, aliases, aids); err != nil {
+				return err
 			}
 		}
 		if len(pids) > 0 {
@@ -123,6 +135,38 @@ func (s *Store) VulnRecords(ctx context.Context, req ledger.VulnRecordsRequest) 
 		return ledger.VulnRecordsResponse{}, fmt.Errorf("postgres: vuln records: %w", err)
 	}
 	// Byte order, whatever the database's collation.
+	sort.Slice(resp.Records, func(i, j int) bool { return resp.Records[i].ID < resp.Records[j].ID })
+	return resp, nil
+}
+
+// VulnRecordsByID returns the distinct records whose id or an alias is one of the ids,
+// sorted by id, through the primary key of vuln_aliases (which holds every record's own
+// id too).
+func (s *Store) VulnRecordsByID(ctx context.Context, req ledger.VulnRecordsByIDRequest) (ledger.VulnRecordsResponse, error) {
+	resp := ledger.VulnRecordsResponse{Records: []ledger.StoredVulnRecord{}}
+	if err := req.Validate(); err != nil {
+		return resp, err
+	}
+	if len(req.IDs) == 0 {
+		return resp, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT r.id, r.modified, r.raw FROM vuln_records r
+		WHERE r.id IN (SELECT a.id FROM vuln_aliases a WHERE a.alias = ANY($1::text[]))`, req.IDs)
+	if err != nil {
+		return ledger.VulnRecordsResponse{}, fmt.Errorf("postgres: vuln records by id: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r ledger.StoredVulnRecord
+		if err := rows.Scan(&r.ID, &r.Modified, &r.Raw); err != nil {
+			return ledger.VulnRecordsResponse{}, fmt.Errorf("postgres: vuln records by id: %w", err)
+		}
+		r.Modified = r.Modified.UTC()
+		resp.Records = append(resp.Records, r)
+	}
+	if err := rows.Err(); err != nil {
+		return ledger.VulnRecordsResponse{}, fmt.Errorf("postgres: vuln records by id: %w", err)
+	}
 	sort.Slice(resp.Records, func(i, j int) bool { return resp.Records[i].ID < resp.Records[j].ID })
 	return resp, nil
 }

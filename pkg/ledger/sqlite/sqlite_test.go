@@ -48,8 +48,8 @@ func TestReopenKeepsDataAndSchema(t *testing.T) {
 	}
 	defer s.Close()
 	v, err := s.SchemaVersion(ctx)
-	if err != nil || v != 3 {
-		t.Errorf("SchemaVersion = %d, %v; want 3", v, err)
+	if err != nil || v != 4 {
+		t.Errorf("SchemaVersion = %d, %v; want 4", v, err)
 	}
 	p, err := s.Provenance(ctx, d)
 	if err != nil || p.Build == nil || p.Build.EventID != "ev-1" {
@@ -79,8 +79,8 @@ func TestSettings(t *testing.T) {
 		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
 	}
 	var n int
-	if err := db.QueryRow("SELECT COUNT(*) FROM schema_migrations").Scan(&n); err != nil || n != 3 {
-		t.Errorf("schema_migrations rows = %d, %v; want 3", n, err)
+	if err := db.QueryRow("SELECT COUNT(*) FROM schema_migrations").Scan(&n); err != nil || n != 4 {
+		t.Errorf("schema_migrations rows = %d, %v; want 4", n, err)
 	}
 }
 

@@ -50,7 +50,15 @@ func (s *Store) PutVulnRecords(ctx context.Context, req ledger.PutVulnRecordsReq
 			if _, err := tx.ExecContext(ctx, "DELETE FROM vuln_packages WHERE id = ?", r.ID); err != nil {
 				return ledger.PutVulnRecordsResponse{}, fmt.Errorf("sqlite: put vuln record %s: %w", r.ID, err)
 			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM vuln_aliases WHERE id = ?", r.ID); err != nil {
+				return ledger.PutVulnRecordsResponse{}, fmt.Errorf("sqlite: put vuln record %s: %w", r.ID, err)
+			}
 			resp.Updated++
+		}
+		for _, a := range append([]string{r.ID}, r.Aliases...) {
+			if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO vuln_aliases (alias, id) VALUES (?, ?)", a, r.ID); err != nil {
+				return ledger.PutVulnRecordsResponse{}, fmt.Errorf("sqlite: put vuln record %s: alias: %w", r.ID, err)
+			}
 		}
 		for _, p := range r.Packages {
 			if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO vuln_packages (name, ecosystem, id) VALUES (?, ?, ?)",
@@ -115,6 +123,43 @@ func (s *Store) VulnRecords(ctx context.Context, req ledger.VulnRecordsRequest) 
 		}
 	}
 	sort.Slice(resp.Records, func(i, j int) bool { return resp.Records[i].ID < resp.Records[j].ID })
+	return resp, nil
+}
+
+// VulnRecordsByID returns the distinct records whose id or an alias is one of the ids,
+// sorted by id, through the primary key of vuln_aliases (which holds every record's own
+// id too).
+func (s *Store) VulnRecordsByID(ctx context.Context, req ledger.VulnRecordsByIDRequest) (ledger.VulnRecordsResponse, error) {
+	resp := ledger.VulnRecordsResponse{Records: []ledger.StoredVulnRecord{}}
+	if err := req.Validate(); err != nil {
+		return resp, err
+	}
+	if len(req.IDs) == 0 {
+		return resp, nil
+	}
+	ids, err := encodeList(req.IDs)
+	if err != nil {
+		return resp, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT r.id, r.modified_ns, r.raw FROM vuln_records r
+		WHERE r.id IN (SELECT a.id FROM vuln_aliases a WHERE a.alias IN (SELECT value FROM json_each(?)))
+		ORDER BY r.id`, ids)
+	if err != nil {
+		return ledger.VulnRecordsResponse{}, fmt.Errorf("sqlite: vuln records by id: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r ledger.StoredVulnRecord
+		var ns int64
+		if err := rows.Scan(&r.ID, &ns, &r.Raw); err != nil {
+			return ledger.VulnRecordsResponse{}, fmt.Errorf("sqlite: vuln records by id: %w", err)
+		}
+		r.Modified = fromNS(ns)
+		resp.Records = append(resp.Records, r)
+	}
+	if err := rows.Err(); err != nil {
+		return ledger.VulnRecordsResponse{}, fmt.Errorf("sqlite: vuln records by id: %w", err)
+	}
 	return resp, nil
 }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,15 +114,10 @@ func TestAttestImport(t *testing.T) {
 	release, _ := importKey(t, filepath.Join(data, "keys", "trusted"), "release")
 	stranger, _ := importKey(t, t.TempDir(), "stranger")
 
-	s := &devStack{cfg: devConfig{
+	s := startDev(t, devConfig{
 		data: data, addr: bundleTestAddr(t), registryAddr: bundleTestAddr(t), natsAddr: "127.0.0.1:0",
 		stream: "CUSTODY", prefix: "custody", bucket: "CUSTODY_BLOBS", evidenceWait: time.Minute, trust: []string{ciPub},
-	}, log: slog.New(slog.DiscardHandler)}
-	if err := s.start(context.Background(), env{stdout: io.Discard, stderr: io.Discard}); err != nil {
-		_ = s.shutdown(context.Background())
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.shutdown(context.Background()) })
+	})
 	server := "http://" + s.cfg.addr
 
 	ref := pushRandom(t, s.cfg.registryAddr, "staging/imported")

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -50,16 +49,12 @@ func BenchmarkDevBuildToAttested(b *testing.B) {
 // stopped when it returns.
 func benchDevBuilds(b *testing.B, db string) time.Duration {
 	b.Helper()
-	ctx := context.Background()
-	s := &devStack{cfg: devConfig{
+	s := startDev(b, devConfig{
 		data: b.TempDir(), addr: benchAddr(b), registryAddr: benchAddr(b), natsAddr: "127.0.0.1:0",
 		stream: "CUSTODY", prefix: "custody", bucket: "CUSTODY_BLOBS", evidenceWait: time.Minute, db: db,
-	}, log: slog.New(slog.DiscardHandler)}
-	if err := s.start(ctx, env{stdout: io.Discard, stderr: io.Discard}); err != nil {
-		_ = s.shutdown(context.Background())
-		b.Fatal(err)
-	}
+	})
 	defer s.shutdown(context.Background())
+	token := devTokenOf(b, s.cfg.data)
 
 	refs := make([]string, b.N)
 	for i := range refs {
@@ -101,7 +96,10 @@ func benchDevBuilds(b *testing.B, db string) time.Duration {
 	start := time.Now()
 	for i, ref := range refs {
 		body := fmt.Sprintf(`{"image":%q,"sourceRepository":"https://git.example/bench","commit":"%040x","builderId":"urn:custody:builder:dev"}`, ref, i)
-		resp, err := http.Post("http://"+s.cfg.addr+"/v1/events/build", "application/json", strings.NewReader(body))
+		req, _ := http.NewRequest(http.MethodPost, "http://"+s.cfg.addr+"/v1/events/build", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			b.Fatal(err)
 		}

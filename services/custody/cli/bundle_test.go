@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -34,14 +32,10 @@ func TestBundleExportVerifyOffline(t *testing.T) {
 		t.Skip("runs the whole dev stack")
 	}
 	data := t.TempDir()
-	s := &devStack{cfg: devConfig{
+	s := startDev(t, devConfig{
 		data: data, addr: bundleTestAddr(t), registryAddr: bundleTestAddr(t), natsAddr: "127.0.0.1:0",
 		stream: "CUSTODY", prefix: "custody", bucket: "CUSTODY_BLOBS", evidenceWait: time.Minute,
-	}, log: slog.New(slog.DiscardHandler)}
-	if err := s.start(context.Background(), env{stdout: io.Discard, stderr: io.Discard}); err != nil {
-		_ = s.shutdown(context.Background())
-		t.Fatal(err)
-	}
+	})
 	stopped := false
 	stop := func() {
 		if !stopped {

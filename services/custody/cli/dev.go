@@ -20,11 +20,13 @@ import (
 	"github.com/custody-dev/custody/pkg/broker"
 	"github.com/custody-dev/custody/pkg/devregistry"
 	"github.com/custody-dev/custody/pkg/events"
+	"github.com/custody-dev/custody/pkg/httpsec"
 	"github.com/custody-dev/custody/pkg/ledger"
 	"github.com/custody-dev/custody/pkg/policy"
 	"github.com/custody-dev/custody/pkg/signing"
 	"github.com/custody-dev/custody/pkg/telemetry"
 	"github.com/custody-dev/custody/pkg/verify"
+	"github.com/custody-dev/custody/pkg/vuln"
 	"github.com/custody-dev/custody/services/attestor"
 	"github.com/custody-dev/custody/services/gate"
 	"github.com/custody-dev/custody/services/ingest"
@@ -237,6 +239,16 @@ func (s *devStack) start(ctx context.Context, e env) error {
 	if err != nil {
 		return err
 	}
+	// The API admits the development admin token and whatever else its token file holds
+	// (`custody tokens create --file DATA/keys/tokens.yaml`).
+	token, tokenFile, err := devToken(c.data)
+	if err != nil {
+		return err
+	}
+	guard, err := devGuard(tokenFile, s.log.With("service", "api"))
+	if err != nil {
+		return err
+	}
 	policies, err := devPolicies(filepath.Join(c.data, "policies"))
 	if err != nil {
 		return err
@@ -266,7 +278,7 @@ func (s *devStack) start(ctx context.Context, e env) error {
 	}{
 		{"ledger", func(b *events.Bus) (starter, error) {
 			return ledgersvc.New(b, blobs, store, recorder, ledgersvc.WithLogger(s.log.With("service", "ledger")),
-				ledgersvc.WithLogSigner(logSigner, logKey), ledgersvc.WithDecisionKeys(decisions))
+				ledgersvc.WithLogSigner(logSigner, logKey), ledgersvc.WithDecisionKeys(decisions), ledgersvc.WithAuthorizer(guard))
 		}},
 		{"scanner", func(b *events.Bus) (starter, error) {
 			// The scanner matches against the vulnerability database `custody vulndb import`
@@ -310,7 +322,7 @@ func (s *devStack) start(ctx context.Context, e env) error {
 		return err
 	}
 	in, err := ingest.New(ingestBus, ingest.WithLogger(s.log.With("service", "ingest")),
-		ingest.WithVerifier(verifier), ingest.WithBlobs(blobs), ingest.WithTagResolution())
+		ingest.WithVerifier(verifier), ingest.WithBlobs(blobs), ingest.WithTagResolution(), ingest.WithAuthorizer(guard))
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
@@ -319,17 +331,29 @@ func (s *devStack) start(ctx context.Context, e env) error {
 	}
 	s.add("ingest", in.Shutdown)
 
-	mux := http.NewServeMux()
-	lh := ledgerSvc.Handler()
+	// One API for every service: the health check open, everything else behind the
+	// guard, which admits the development token (and any added to its token file).
+	api := http.NewServeMux()
+	lh := ledgersvc.LimitBodies(ledgerSvc.Handler(), ledgersvc.MaxRequestBody)
 	for _, p := range ledgersvc.Patterns() {
-		mux.Handle(p, lh)
+		if p != ledgersvc.PatternHealth {
+			api.Handle(p, lh)
+		}
 	}
-	mux.Handle("/", in.Handler())
-	if err := s.serve(ctx, "api", c.addr, mux); err != nil {
+	api.Handle("/", in.Handler())
+	mux := http.NewServeMux()
+	mux.Handle(ledgersvc.PatternHealth, ledgerSvc.Handler())
+	mux.Handle("/", guard.Middleware(api))
+	hardened, err := httpsec.Harden(s.log.With("service", "api"), mux, httpsec.WithBodyLimit(vuln.MaxImportBody))
+	if err != nil {
+		return err
+	}
+	if err := s.serve(ctx, "api", c.addr, hardened); err != nil {
 		return err
 	}
 
 	fmt.Fprintf(e.stdout, `custody dev is running
+  admin token  %s  (also in %s; send it as CUSTODY_TOKEN or --token)
   API          http://%s
   registry     %s  (push images to %s/staging/<name>)
   NATS         %s  (stream %s, subjects %s.>)
@@ -337,7 +361,7 @@ func (s *devStack) start(ctx context.Context, e env) error {
   public key   %s
   policy       %s
 Try: custody demo --server http://%s --registry %s
-`, c.addr, c.registryAddr, c.registryAddr, natsURL, c.stream, c.prefix, c.data,
+`, token, filepath.Join(c.data, "keys", "dev-admin.token"), c.addr, c.registryAddr, c.registryAddr, natsURL, c.stream, c.prefix, c.data,
 		filepath.Join(c.data, "keys", "custody.pub"), filepath.Join(c.data, "policies", "default.yaml"), c.addr, c.registryAddr)
 	return nil
 }

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -20,14 +18,10 @@ func TestDevReferrersSwitch(t *testing.T) {
 		noReferrers bool
 		want        bool
 	}{{false, true}, {true, false}} {
-		s := &devStack{cfg: devConfig{
+		s := startDev(t, devConfig{
 			data: t.TempDir(), addr: bundleTestAddr(t), registryAddr: bundleTestAddr(t), natsAddr: "127.0.0.1:0",
 			stream: "CUSTODY", prefix: "custody", bucket: "CUSTODY_BLOBS", evidenceWait: time.Minute, noReferrers: tc.noReferrers,
-		}, log: slog.New(slog.DiscardHandler)}
-		if err := s.start(context.Background(), env{stdout: io.Discard, stderr: io.Discard}); err != nil {
-			_ = s.shutdown(context.Background())
-			t.Fatal(err)
-		}
+		})
 		repo := pushRandom(t, s.cfg.registryAddr, "staging/app").Context()
 		got, err := oci.SupportsReferrers(context.Background(), repo)
 		_ = s.shutdown(context.Background())

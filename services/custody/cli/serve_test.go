@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/custody-dev/custody/pkg/auth"
 	"github.com/custody-dev/custody/pkg/events/eventstest"
 	"github.com/custody-dev/custody/pkg/signing"
 )
@@ -149,6 +150,11 @@ func serveLedger(t *testing.T, db string) string {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
+	tokens := filepath.Join(t.TempDir(), "tokens.yaml")
+	token, err := addToken(tokens, auth.TokenEntry{Name: "audit", Roles: []auth.Role{auth.RoleAuditor}})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -157,7 +163,7 @@ func serveLedger(t *testing.T, db string) string {
 	done := make(chan int, 1)
 	go func() {
 		done <- Run(ctx, []string{"serve", "ledger",
-			"--db", db, "-http", addr, "-trusted-keys", keyFile,
+			"--db", db, "-http", addr, "-trusted-keys", keyFile, "-tokens", tokens,
 			"-nats", nats.URL, "-stream", nats.Config.Stream, "-subject-prefix", nats.Config.Prefix, "-blob-bucket", nats.Bucket,
 		}, &stdout, &stderr)
 	}()
@@ -180,6 +186,24 @@ func serveLedger(t *testing.T, db string) string {
 	}
 	if !healthy {
 		t.Fatalf("GET /healthz did not answer 200 within a minute; stderr:\n%s", stderr.String())
+	}
+	// Everything but the health check needs a token.
+	for _, tc := range []struct {
+		token string
+		want  int
+	}{{"", http.StatusUnauthorized}, {"custody_wrong", http.StatusUnauthorized}, {token, http.StatusNotFound}} {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/v1/artifacts/sha256:"+strings.Repeat("0", 64)+"/provenance", nil)
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != tc.want || resp.Header.Get("X-Request-Id") == "" {
+			t.Errorf("provenance with a token (%v): %d (request id %q), want %d", len(tc.token) > 0, resp.StatusCode, resp.Header.Get("X-Request-Id"), tc.want)
+		}
 	}
 
 	cancel()

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/custody-dev/custody/pkg/auth"
 )
@@ -26,6 +29,8 @@ func runTokensCreate(e env, args []string) error {
 	fs := newFlags(e, "tokens create", "tokens create --name NAME --role ROLE [--role ROLE]... [--scope REPO]... [--expires DURATION] [--file tokens.yaml]")
 	name := fs.String("name", "", "the token's `name`, as the audit log shows it (token:NAME)")
 	file := fs.String("file", "tokens.yaml", "token `file` to add it to (created if missing)")
+	tokenFile := fs.String("token-file", "", "write the token to this `file` (mode 0600) instead of printing it, for services that read it (CUSTODY_LEDGER_TOKEN_FILE)")
+	ifMissing := fs.Bool("if-missing", false, "do nothing when the token file already has a token of this name (and --token-file exists)")
 	expires := fs.Duration("expires", 0, "the token stops working after this `duration` (0: never)")
 	var roles []auth.Role
 	var scopes []string
@@ -59,13 +64,47 @@ func runTokensCreate(e env, args []string) error {
 		t := time.Now().Add(*expires).UTC().Truncate(time.Second)
 		entry.NotAfter = &t
 	}
+	if *ifMissing && hasToken(*file, *name) && (*tokenFile == "" || fileExists(*tokenFile)) {
+		fmt.Fprintf(e.stderr, "%s already has a token named %q; nothing done\n", *file, *name)
+		return nil
+	}
 	token, err := addToken(*file, entry)
 	if err != nil {
 		return err
 	}
+	if *tokenFile != "" {
+		if err := os.WriteFile(*tokenFile, []byte(token+"\n"), 0o600); err != nil {
+			return fmt.Errorf("--token-file: %w (the token is in %s: remove its entry and create it again)", err, *file)
+		}
+		fmt.Fprintf(e.stderr, "added token %q to %s; the token is in %s\n", *name, *file, *tokenFile)
+		return nil
+	}
 	fmt.Fprintf(e.stderr, "added token %q to %s; it is shown once, here:\n", *name, *file)
 	fmt.Fprintln(e.stdout, token)
 	return nil
+}
+
+// hasToken reports whether the token file at path has a token named name.
+func hasToken(path, name string) bool {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	f, err := auth.ParseTokenFile(data)
+	if err != nil {
+		return false
+	}
+	for _, t := range f.Tokens {
+		if t.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // addToken generates a token for entry, adds entry with the token's hash to the token
@@ -148,4 +187,18 @@ func devToken(dir string) (token, tokenFile string, err error) {
 		return "", "", err
 	}
 	return token, tokenFile, nil
+}
+
+// devGuard is custody dev's API guard: the tokens of tokenFile, a generous rate limit
+// (one developer, scripts and tests), audit records to log.
+func devGuard(tokenFile string, log *slog.Logger) (*auth.Guard, error) {
+	tokens, err := auth.LoadTokenFile(tokenFile)
+	if err != nil {
+		return nil, err
+	}
+	authn, err := auth.NewAuthenticator(auth.WithTokens(tokens))
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewGuard(authn, log.With("log", "audit"), auth.WithRateLimit(rate.Limit(1000), 2000))
 }

@@ -65,6 +65,23 @@ func TestTokensCreate(t *testing.T) {
 	if string(after) != string(data) {
 		t.Error("a refused create changed the token file")
 	}
+	// For services: the token goes to a file, and a second run changes nothing.
+	tokFile := filepath.Join(t.TempDir(), "gate.token")
+	for range 2 {
+		if out, stderr, code := run(t, "tokens", "create", "--name", "gate", "--role", "auditor", "--file", file,
+			"--token-file", tokFile, "--if-missing"); code != 0 || out != "" {
+			t.Fatalf("tokens create --token-file: exit %d, stdout %q, stderr %s", code, out, stderr)
+		}
+	}
+	tok, err := os.ReadFile(tokFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if store, err := auth.LoadTokenFile(file); err != nil || store.Len() != 3 {
+		t.Fatalf("token file after --if-missing twice: %v tokens, %v", store.Len(), err)
+	} else if p, err := store.Authenticate(strings.TrimSpace(string(tok)), time.Now()); err != nil || p.ID != "token:gate" {
+		t.Errorf("the token written to --token-file = %+v, %v", p, err)
+	}
 }
 
 // custody dev's token: made once with every role, then the same on every start.

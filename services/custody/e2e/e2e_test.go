@@ -122,11 +122,24 @@ func (d *devStack) stop(t *testing.T) {
 	d.cmd = nil
 }
 
-// custody runs a custody CLI command and returns its stdout and exit code.
+// token is the development admin token `custody dev` made in its data directory.
+func (d *devStack) token(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(d.data, "keys", "dev-admin.token"))
+	if err != nil {
+		t.Fatalf("custody dev's admin token: %v", err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// custody runs a custody CLI command with the development token (CUSTODY_TOKEN) and
+// returns its stdout and exit code.
 func (d *devStack) custody(t *testing.T, args ...string) (string, int) {
 	t.Helper()
 	args = append(args, "--server", "http://"+d.api)
-	stdout, stderr, code := runCommand(t, exec.Command(d.bin, args...))
+	cmd := exec.Command(d.bin, args...)
+	cmd.Env = append(os.Environ(), "CUSTODY_TOKEN="+d.token(t))
+	stdout, stderr, code := runCommand(t, cmd)
 	if code == 2 {
 		t.Logf("custody %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, stdout, stderr)
 	}
@@ -255,6 +268,16 @@ func runFlow(t *testing.T, extra []string) {
 	d := &devStack{bin: custodyBinary(t), data: t.TempDir(), api: freeAddr(t), registry: freeAddr(t), extraArgs: extra}
 	d.start(t)
 	defer d.stop(t)
+
+	// custody dev prints its admin token, and its API refuses a request without one.
+	if !strings.Contains(d.log.String(), "admin token  "+d.token(t)) {
+		t.Errorf("custody dev did not print its admin token:\n%s", d.log)
+	}
+	cmd := exec.Command(d.bin, "provenance", "sha256:"+strings.Repeat("0", 64), "--server", "http://"+d.api)
+	cmd.Env = append(os.Environ(), "CUSTODY_TOKEN=")
+	if _, stderr, code := runCommand(t, cmd); code == 0 || !strings.Contains(stderr, "401") {
+		t.Errorf("provenance without a token: exit %d, stderr %q; want refused with 401", code, stderr)
+	}
 
 	// A vulnerability database with a record for the images' zlib.
 	osvDir := t.TempDir()

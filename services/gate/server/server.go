@@ -20,7 +20,7 @@ type config struct {
 	daemon.Common
 	policyDir    string
 	ledgerURL    string
-	ledgerToken  string
+	ledgerToken  daemon.Token
 	evidenceWait time.Duration
 	keyPath      string
 	envErr       error // an environment variable that did not parse
@@ -55,7 +55,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg.RegisterFlags(fs)
 	fs.StringVar(&cfg.policyDir, "policies", os.Getenv("CUSTODY_POLICY_DIR"), "directory of promotion policies (*.yaml)")
 	fs.StringVar(&cfg.ledgerURL, "ledger", os.Getenv("CUSTODY_LEDGER_URL"), "ledger HTTP API base URL")
-	fs.StringVar(&cfg.ledgerToken, "ledger-token", os.Getenv("CUSTODY_LEDGER_TOKEN"), "bearer token for the ledger API")
+	cfg.ledgerToken.RegisterFlags(fs, "ledger-token", "CUSTODY_LEDGER_TOKEN", "the API token (auditor role) for the ledger")
 	fs.StringVar(&cfg.keyPath, "key", os.Getenv("CUSTODY_GATE_SIGNING_KEY"), "decision signing key `ref` for the VSAs: a cosign-format key file (password in CUSTODY_KEY_PASSWORD) or a KMS URI")
 	var wait time.Duration
 	wait, cfg.envErr = daemon.EnvDuration("CUSTODY_EVIDENCE_WAIT", gate.DefaultEvidenceWait)
@@ -94,7 +94,11 @@ func run(ctx context.Context, cfg config, password []byte, log *slog.Logger) err
 	if err != nil {
 		return err
 	}
-	evidence, err := gate.NewLedgerEvidence(cfg.ledgerURL, gate.WithBearerToken(cfg.ledgerToken))
+	token, err := cfg.ledgerToken.Get()
+	if err != nil {
+		return err
+	}
+	evidence, err := gate.NewLedgerEvidence(cfg.ledgerURL, gate.WithBearerToken(token))
 	if err != nil {
 		return err
 	}

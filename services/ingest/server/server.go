@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/custody-dev/custody/pkg/daemon"
+	"github.com/custody-dev/custody/pkg/httpsec"
 	"github.com/custody-dev/custody/pkg/verify"
 	"github.com/custody-dev/custody/services/ingest"
 )
@@ -102,7 +103,10 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	log.Info("serving", "addr", cfg.httpAddr, "tls", cfg.api.TLSCert != "")
-	err = cfg.api.Serve(ctx, cfg.httpAddr, guard.Middleware(svc.Handler()), log)
+	// Attestation imports carry envelopes up to verify.DefaultMaxEnvelopeSize; every
+	// route bounds its own body below that.
+	err = cfg.api.Serve(ctx, cfg.httpAddr, guard.Middleware(svc.Handler()), log,
+		[]httpsec.Option{httpsec.WithBodyLimit(ingest.MaxAttestationRequestSize)})
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
 	return errors.Join(err, svc.Shutdown(sctx), conn.Close())

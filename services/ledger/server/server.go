@@ -14,12 +14,15 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/custody-dev/custody/pkg/daemon"
+	"github.com/custody-dev/custody/pkg/httpsec"
 	"github.com/custody-dev/custody/pkg/verify"
+	"github.com/custody-dev/custody/pkg/vuln"
 	"github.com/custody-dev/custody/services/ledger"
 )
 
 type config struct {
 	daemon.Common
+	api      daemon.API
 	dbRef    string
 	httpAddr string
 	logKey   string
@@ -40,7 +43,7 @@ func (c config) Validate() error {
 	if (c.logKey == "") != (c.logPub == "") {
 		errs = append(errs, errors.New("log key: set both CUSTODY_LOG_KEY and CUSTODY_LOG_PUB (-log-key, -log-pub), or neither"))
 	}
-	return errors.Join(append(errs, c.Common.Validate())...)
+	return errors.Join(append(errs, c.Common.Validate(), c.api.Validate())...)
 }
 
 // Main runs the ledger with the command-line arguments args (without the program name)
@@ -53,6 +56,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg := config{Common: daemon.Common{Name: "ledger", Uses: daemon.UsesBlobs | daemon.UsesTrustedKeys}}
 	fs := daemon.NewFlagSet(cfg.Name, stderr)
 	cfg.RegisterFlags(fs)
+	cfg.api.RegisterFlags(fs)
 	fs.StringVar(&cfg.dbRef, "db", daemon.EnvOr("CUSTODY_DB", "./custody.db"), "ledger database: a SQLite `file`, or a postgres:// URL")
 	fs.StringVar(&cfg.httpAddr, "http", daemon.EnvOr("CUSTODY_HTTP_ADDR", "127.0.0.1:8081"), "address to serve HTTP on")
 	fs.StringVar(&cfg.logKey, "log-key", daemon.EnvOr("CUSTODY_LOG_KEY", ""), "note private key `file` that signs log checkpoints")
@@ -84,7 +88,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer conn.Close()
-	opts := []ledger.Option{ledger.WithLogger(log)}
+	guard, err := cfg.api.Guard(ctx, log)
+	if err != nil {
+		return err
+	}
+	opts := []ledger.Option{ledger.WithLogger(log), ledger.WithAuthorizer(guard)}
 	if cfg.logKey != "" {
 		opt, err := logSigner(cfg.logKey, cfg.logPub)
 		if err != nil {
@@ -112,24 +120,12 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err := svc.Start(ctx); err != nil {
 		return err
 	}
-	srv := daemon.HTTPServer(cfg.httpAddr, ledger.LimitBodies(svc.Handler(), ledger.MaxRequestBody), log)
-	// gRPC clients of the audit API speak HTTP/2; without TLS, that is h2c with prior
-	// knowledge. HTTP/1.1 stays for REST and Connect's own protocol.
-	srv.Protocols = ledger.Protocols()
-	errc := make(chan error, 1)
-	go func() {
-		log.Info("serving", "addr", cfg.httpAddr, "db", ledger.RedactStoreRef(cfg.dbRef), "trusted_keys", verifier.KeyIDs())
-		errc <- srv.ListenAndServe()
-	}()
-	var serveErr error
-	select {
-	case err := <-errc:
-		serveErr = fmt.Errorf("serve %s: %w", cfg.httpAddr, err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	log.Info("serving", "addr", cfg.httpAddr, "tls", cfg.api.TLSCert != "", "db", ledger.RedactStoreRef(cfg.dbRef), "trusted_keys", verifier.KeyIDs())
+	err = cfg.api.Serve(ctx, cfg.httpAddr, ledger.GuardedHandler(svc, guard), log,
+		[]httpsec.Option{httpsec.WithBodyLimit(vuln.MaxImportBody)}, httpsec.WithProtocols(ledger.Protocols()))
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
-	return errors.Join(serveErr, srv.Shutdown(sctx), svc.Shutdown(sctx), conn.Close())
+	return errors.Join(err, svc.Shutdown(sctx), conn.Close())
 }
 
 // logSigner reads the log's note key pair.

@@ -27,7 +27,7 @@ type config struct {
 	timeout      time.Duration
 	maxImageSize int64
 	vulnDB       string
-	ledgerToken  string
+	ledgerToken  daemon.Token
 	fpKeyFile    string
 }
 
@@ -76,7 +76,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Int64Var(&cfg.maxImageSize, "max-image-size", 16<<30, "largest uncompressed image scanned, in bytes")
 	fs.StringVar(&cfg.vulnDB, "vulndb", os.Getenv("CUSTODY_VULNDB_URL"),
 		"ledger API URL whose vulnerability database (custody vulndb import) every scan is matched against; none: no vulnerability report")
-	fs.StringVar(&cfg.ledgerToken, "ledger-token", os.Getenv("CUSTODY_LEDGER_TOKEN"), "API token (auditor role) for the ledger at -vulndb")
+	cfg.ledgerToken.RegisterFlags(fs, "ledger-token", "CUSTODY_LEDGER_TOKEN", "the API token (auditor role) for the ledger at -vulndb")
 	fs.StringVar(&cfg.fpKeyFile, "secrets-fingerprint-key-file", os.Getenv("CUSTODY_SECRETS_FINGERPRINT_KEY_FILE"),
 		"file holding the key (at least 16 bytes) of the secrets findings' HMAC fingerprints; default a public key, so fingerprints of weak secrets can be tested against guesses")
 	if code, ok := daemon.ParseFlags(fs, args); !ok {
@@ -154,7 +154,11 @@ func (c config) vulnSource() (*vuln.HTTPSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	rt, err := auth.NewBearerTransport(nil, u, c.ledgerToken)
+	token, err := c.ledgerToken.Get()
+	if err != nil {
+		return nil, err
+	}
+	rt, err := auth.NewBearerTransport(nil, u, token)
 	if err != nil {
 		return nil, err
 	}
