@@ -14,6 +14,7 @@ import (
 	"github.com/custody-dev/custody/pkg/auth"
 	"github.com/custody-dev/custody/pkg/buildevent"
 	"github.com/custody-dev/custody/pkg/events"
+	"github.com/custody-dev/custody/pkg/httpsec"
 )
 
 // Errors the handlers map to HTTP answers in httpStatus.
@@ -50,6 +51,8 @@ type PromotionAccepted struct {
 // ErrorResponse is the body of every error answer.
 type ErrorResponse struct {
 	Error string `json:"error"`
+	// RequestID names the request in the server's logs, when the server assigned one.
+	RequestID string `json:"requestId,omitempty"`
 	// Field names the offending JSON field, when one is to blame.
 	Field string `json:"field,omitempty"`
 }
@@ -221,8 +224,9 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	} else if errors.As(err, &re) {
 		resp.Field = re.field
 	}
+	resp.RequestID = httpsec.RequestIDFrom(r.Context())
 	if status == http.StatusInternalServerError {
-		s.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "error", err)
+		s.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "request_id", resp.RequestID, "error", err)
 		resp.Error = "internal error"
 	} else {
 		s.log.InfoContext(r.Context(), "request refused", "path", r.URL.Path, "status", status, "error", resp.Error)

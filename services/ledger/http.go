@@ -11,6 +11,7 @@ import (
 
 	"github.com/custody-dev/custody/pkg/auth"
 	"github.com/custody-dev/custody/pkg/bundle"
+	"github.com/custody-dev/custody/pkg/httpsec"
 	"github.com/custody-dev/custody/pkg/ledger"
 )
 
@@ -124,13 +125,14 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	status := statusFor(err)
 	msg := err.Error()
 	if status >= 500 {
-		s.log.Error("ledger API request failed", "method", r.Method, "path", r.URL.Path, "status", status, "error", err)
+		s.log.ErrorContext(r.Context(), "ledger API request failed", "method", r.Method, "path", r.URL.Path, "status", status,
+			"request_id", httpsec.RequestIDFrom(r.Context()), "error", err)
 		msg = http.StatusText(status)
 		if status == http.StatusServiceUnavailable {
 			msg = "the ledger database is not answering; try again shortly"
 		}
 	}
-	writeJSON(w, status, errorJSON{Error: msg})
+	writeJSON(w, status, errorJSON{Error: msg, RequestID: httpsec.RequestIDFrom(r.Context())})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -11,6 +11,9 @@ import (
 
 type errorJSON struct {
 	Error string `json:"error"`
+	// RequestID names the request in the server's logs (httpsec's request id), when the
+	// server assigned one.
+	RequestID string `json:"requestId,omitempty"`
 }
 
 // ProvenanceJSON is GET /v1/artifacts/{digest}/provenance.
