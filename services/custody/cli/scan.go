@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"golang.org/x/term"
 
+	"github.com/custody-dev/custody/pkg/auth"
 	"github.com/custody-dev/custody/pkg/sbom"
 	"github.com/custody-dev/custody/pkg/scan"
 	"github.com/custody-dev/custody/pkg/vuln"
@@ -90,7 +92,7 @@ func runScan(ctx context.Context, e env, args []string) error {
 	}
 	opts := []scan.Option{scan.WithSBOMOptions(sbomOpts...), scan.WithFetchClassifier(func(error) bool { return true }), scan.WithScannerVersion(version)}
 	if *vulnDB != "" {
-		db, err := openVulnDB(*vulnDB)
+		db, err := openVulnDB(*vulnDB, fs.bearer())
 		if err != nil {
 			return err
 		}
@@ -394,9 +396,17 @@ func writeSecretTable(tw io.Writer, r *scan.Result) {
 
 // openVulnDB opens the vulnerability database --vulndb names: a ledger's over HTTP, or
 // OSV records on disk.
-func openVulnDB(where string) (vuln.Describer, error) {
+func openVulnDB(where, token string) (vuln.Describer, error) {
 	if strings.HasPrefix(where, "http://") || strings.HasPrefix(where, "https://") {
-		src, err := vuln.NewHTTPSource(where, &http.Client{Timeout: 2 * time.Minute})
+		u, err := url.Parse(where)
+		if err != nil {
+			return nil, usageErr("--vulndb %q: %v", where, err)
+		}
+		rt, err := auth.NewBearerTransport(nil, u, token)
+		if err != nil {
+			return nil, usageErr("--vulndb with CUSTODY_TOKEN: %v", err)
+		}
+		src, err := vuln.NewHTTPSource(where, &http.Client{Timeout: 2 * time.Minute, Transport: rt})
 		if err != nil {
 			return nil, usageErr("--vulndb: %v", err)
 		}

@@ -58,7 +58,7 @@ func runVulnDBImport(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	c.hc = &http.Client{Timeout: 5 * time.Minute} // a batch may hold a few large records
+	c.hc.Timeout = 5 * time.Minute // a batch may hold a few large records
 	report := vulndbImportReport{Path: rest[0]}
 	var pending [][]byte
 	var names []string
