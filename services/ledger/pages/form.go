@@ -75,7 +75,11 @@ func parseTime(field, v string) (*timestamppb.Timestamp, error) {
 	}
 	for _, layout := range timeLayouts {
 		if t, err := time.Parse(layout, v); err == nil {
-			return timestamppb.New(t), nil
+			ts := timestamppb.New(t)
+			if ts.CheckValid() != nil {
+				return nil, badRequest("%s %q is outside the years 0001-9999", field, short(v))
+			}
+			return ts, nil
 		}
 	}
 	return nil, badRequest("%s %q is not a time: give YYYY-MM-DD, YYYY-MM-DDTHH:MM (UTC) or RFC 3339", field, short(v))
