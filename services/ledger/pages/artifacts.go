@@ -35,6 +35,9 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case unimplemented(err):
 		v.Unavailable = true
+		if err := h.decideNoData(r); err != nil {
+			return err
+		}
 	case err != nil:
 		return err
 	default:
@@ -57,7 +60,7 @@ func (h *Handler) openArtifact(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := h.decide(r); err != nil {
+	if err := h.decideNoData(r); err != nil {
 		return err
 	}
 	http.Redirect(w, r, artifactURL(digest), http.StatusSeeOther)

@@ -63,11 +63,18 @@ func (h *Handler) affected(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	v := affectedView{Form: form, Asked: req != nil}
-	if req != nil {
+	if req == nil {
+		if err := h.decideNoData(r); err != nil {
+			return err
+		}
+	} else {
 		resp, err := h.api.ListAffected(r.Context(), connect.NewRequest(req))
 		switch {
 		case unimplemented(err):
 			v.Unavailable = true
+			if err := h.decideNoData(r); err != nil {
+				return err
+			}
 		case err != nil:
 			return err
 		default:

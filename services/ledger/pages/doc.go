@@ -50,10 +50,13 @@
 // # Authorization
 //
 // Each page passes its request's context to the AuditService, whose handlers authorise
-// with auth.Guard.CheckContext; a refusal is a 403 page. Where the API made no decision
-// (an answer before its check, or a page that calls nothing), the page itself requires
-// auth.ActionRead before writing, so nothing is ever written undecided (the guard would
-// replace it with a 403). Logout is its own decision (auth.Guard.Logout).
+// with auth.Guard.CheckContext (a ledger built WithAuthorizer); a refusal is a 403 page.
+// Where the API made no decision, the page decides before writing, so nothing is ever
+// written undecided (the guard would replace it with a 403): a page that shows the API's
+// answers requires auth.ActionRead on everything (so a ledger without an authorizer shows
+// scoped callers nothing); a page that shows no evidence (a bare form, an error, a
+// redirect) requires auth.ActionRead within the caller's own scopes. Logout is its own
+// decision (auth.Guard.Logout).
 //
 // Errors map to pages in one function (classify): NotFound 404, InvalidArgument 400 with
 // the API's message, PermissionDenied 403, Unauthenticated a redirect to the login

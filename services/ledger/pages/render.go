@@ -83,20 +83,42 @@ func badRequest(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{errBadRequest}, args...)...)
 }
 
-// decide makes sure the request's authorization was decided before a page is written.
-// The audit API decides for the calls it answers (CheckContext on the request's
-// context); where it did not (an answer before its check, a page that made no call),
-// the page requires read here. guard.Middleware replaces any answer written without a
-// decision with a 403, so this is also what lets an error page through.
+// decide makes sure the request's authorization was decided before a page that shows
+// the API's answers is written. The audit API decides for the calls it answers
+// (CheckContext on the request's context); where it did not (a ledger built without an
+// authorizer), the page requires read on everything here, so a scoped caller sees
+// nothing the API did not decide it may. guard.Middleware replaces any answer written
+// without a decision with a 403.
 func (h *Handler) decide(r *http.Request) error {
 	if auth.Decided(r.Context()) {
 		return nil
 	}
+	return h.guard.CheckContext(r.Context(), auth.ActionRead, auth.Resource{Name: pageName(r)})
+}
+
+// decideNoData decides a page that shows no evidence (a bare form, an error, a
+// redirect, "not available"): the caller must be allowed to read, within its own
+// scopes when it has some, as the API decides a listing. So a scoped auditor sees the
+// affected-by form and learns what was wrong with a filter, and a caller that may read
+// nothing gets a 403.
+func (h *Handler) decideNoData(r *http.Request) error {
+	if auth.Decided(r.Context()) {
+		return nil
+	}
+	res := auth.Resource{Name: pageName(r)}
+	if p, ok := auth.PrincipalFrom(r.Context()); ok {
+		res.Repositories = p.Scopes
+	}
+	return h.guard.CheckContext(r.Context(), auth.ActionRead, res)
+}
+
+// pageName names a page in the audit log: its path, bounded.
+func pageName(r *http.Request) string {
 	name := r.URL.Path
 	if len(name) > 256 {
 		name = name[:256]
 	}
-	return h.guard.CheckContext(r.Context(), auth.ActionRead, auth.Resource{Name: "page " + name})
+	return "page " + name
 }
 
 // render writes a signed-in page: status, the page name's template and data.
@@ -146,7 +168,7 @@ func (h *Handler) write(w http.ResponseWriter, r *http.Request, status int, name
 // fail answers err with an error page (or, for a missing or ended session, a redirect to
 // the login form). A refusal of the request itself wins over what else went wrong.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if derr := h.decide(r); derr != nil {
+	if derr := h.decideNoData(r); derr != nil {
 		err = derr
 	}
 	status, msg := classify(err)

@@ -148,6 +148,30 @@ func TestAuthorizationThroughAPI(t *testing.T) {
 	}
 }
 
+// Pages that show no evidence (a bare form, an error, a redirect) need read within the
+// caller's own scopes: a scoped auditor uses them, a pipeline token does not.
+func TestNoDataPagesWithinScopes(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		token, path string
+		status      int
+	}{
+		{"team-a", "/ui/affected", 200},
+		{"team-a", "/ui/?status=gone", 400},
+		{"team-a", "/ui/artifacts?artifact=" + digestA, 303},
+		{"team-a", "/ui/nothing", 404},
+		{"ci", "/ui/affected", 403},
+		{"ci", "/ui/?status=gone", 403},
+		{"ci", "/ui/artifacts?artifact=" + digestA, 403},
+		{"auditor", "/ui/affected", 200},
+	} {
+		s := e.login(t, tc.token)
+		if w := e.get(tc.path, s); w.Code != tc.status {
+			t.Errorf("%s %s: %d, want %d", tc.token, tc.path, w.Code, tc.status)
+		}
+	}
+}
+
 var (
 	inlineRE   = regexp.MustCompile(`(?i)<script|<style|\sstyle\s*=|\son[a-z]+\s*=|javascript:`)
 	externalRE = regexp.MustCompile(`(?i)(src|href|action)\s*=\s*"(https?:)?//`)

@@ -121,21 +121,7 @@ func startServer(t *testing.T) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := ledgersvc.New(bus, blobs, store, verifier, ledgersvc.WithLogger(log), ledgersvc.WithLogSigner(logSigner, vkey),
-		ledgersvc.WithRetryBackoff(50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = svc.Shutdown(context.Background()) })
-
-	s := &server{digest: "sha256:" + strings.Repeat("e2", 32)}
-	s.traceID, s.envelope = recordJourney(t, bus, blobs, tp, signer, s.digest)
-	waitRecorded(t, store, s.digest)
-
-	s.token = auth.GenerateToken()
+	s := &server{digest: "sha256:" + strings.Repeat("e2", 32), token: auth.GenerateToken()}
 	tokens, err := auth.NewTokenStore(auth.TokenEntry{Name: "auditor-e2e", SHA256: auth.HashToken(s.token), Roles: []auth.Role{auth.RoleAuditor}})
 	if err != nil {
 		t.Fatal(err)
@@ -147,10 +133,27 @@ func startServer(t *testing.T) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The pages' guard: the session cookie, and a redirect to the login form.
 	guard, err := auth.NewGuard(authn, log, auth.WithSessionAuth(), auth.WithLoginRedirect(pages.LoginPath))
 	if err != nil {
 		t.Fatal(err)
 	}
+	svc, err := ledgersvc.New(bus, blobs, store, verifier, ledgersvc.WithLogger(log), ledgersvc.WithLogSigner(logSigner, vkey),
+		ledgersvc.WithRetryBackoff(50*time.Millisecond),
+		// Where the ledger has ledgersvc.WithAuthorizer, add ledgersvc.WithAuthorizer(guard) here,
+		// as servers do: the API's own checks then decide what the pages show.
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Shutdown(context.Background()) })
+
+	s.traceID, s.envelope = recordJourney(t, bus, blobs, tp, signer, s.digest)
+	waitRecorded(t, store, s.digest)
+
 	ui, err := pages.New(svc.AuditService(), guard, pages.WithLogger(log))
 	if err != nil {
 		t.Fatal(err)
