@@ -135,6 +135,22 @@ func (b *browser) step(what string, actions ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
+// follow runs actions that navigate (a click on a link or a submit button), waits until
+// the new page has loaded and checks its status: a wait for an element alone could
+// match the page being left.
+func (b *browser) follow(what string, status int64, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	resp, err := chromedp.RunResponse(ctx, actions...)
+	if err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+	if resp.Status != status {
+		b.t.Fatalf("%s: status %d, want %d", what, resp.Status, status)
+	}
+}
+
 // text returns an element's text.
 func (b *browser) text(sel string) string {
 	b.t.Helper()
@@ -239,8 +255,9 @@ func TestE2EBrowserPages(t *testing.T) {
 
 	// A wrong token shows the form again with a generic message.
 	wrong := auth.GenerateToken()
-	b.step("log in with a wrong token", chromedp.SendKeys(chromedp.ID("token"), wrong),
-		chromedp.Click(chromedp.CSS(`form.login button[type="submit"]`)), chromedp.WaitVisible(chromedp.ID("login-error")))
+	b.step("type a wrong token", chromedp.SendKeys(chromedp.ID("token"), wrong))
+	b.follow("log in with a wrong token", http.StatusUnauthorized, chromedp.Click(chromedp.CSS(`form.login button[type="submit"]`)))
+	b.step("the login error", chromedp.WaitVisible(chromedp.ID("login-error")))
 	msg := b.text("#login-error")
 	mustContain(t, "the login error", msg, "That token was not accepted")
 	if strings.Contains(msg, wrong) || b.sessionCookie(s.url) != nil {
@@ -254,8 +271,9 @@ func TestE2EBrowserPages(t *testing.T) {
 	if v, err := chromedp.Run(b.ctx, chromedp.Value(chromedp.ID("token"))); err != nil || v != "" {
 		t.Errorf("the login form came back with the token field filled: %v", err)
 	}
-	b.step("log in", chromedp.SendKeys(chromedp.ID("token"), s.token),
-		chromedp.Click(chromedp.CSS(`form.login button[type="submit"]`)), chromedp.WaitVisible(chromedp.ID("search")))
+	b.step("type the token", chromedp.SendKeys(chromedp.ID("token"), s.token))
+	b.follow("log in", http.StatusOK, chromedp.Click(chromedp.CSS(`form.login button[type="submit"]`)))
+	b.step("the search page", chromedp.WaitVisible(chromedp.ID("search")))
 	if loc := b.location(); loc != s.url+"/ui/" {
 		t.Errorf("after login the browser is at %s, want /ui/", loc)
 	}
@@ -269,21 +287,22 @@ func TestE2EBrowserPages(t *testing.T) {
 	mustContain(t, "the navigation", b.text("nav"), "Artifacts", "Affected by", "auditor-e2e", "Log out")
 
 	// Search artifacts by source repository.
-	b.step("search", chromedp.SendKeys(chromedp.ID("source"), sourceRepo), chromedp.Click(chromedp.CSS(`#search button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.ID("results-h")))
+	b.step("fill the search", chromedp.SendKeys(chromedp.ID("source"), sourceRepo))
+	b.follow("search", http.StatusOK, chromedp.Click(chromedp.CSS(`#search button[type="submit"]`)))
 	mustContain(t, "the search URL", b.location(), "source=https%3A%2F%2Fgit.example%2Fapp")
 	if listsImplemented {
 		b.step("search results", chromedp.WaitVisible(chromedp.ID("artifacts")))
 		mustContain(t, "the artifact list", b.text("#artifacts"), s.digest, commit, builderID)
 		b.screenshot("03-search")
-		b.step("open the artifact", chromedp.Click(chromedp.CSS(`#artifacts a[href="/ui/artifacts/`+s.digest+`"]`)),
-			chromedp.WaitVisible(chromedp.ID("timeline")))
+		b.follow("open the artifact", http.StatusOK, chromedp.Click(chromedp.CSS(`#artifacts a[href="/ui/artifacts/`+s.digest+`"]`)))
+		b.step("the timeline", chromedp.WaitVisible(chromedp.ID("timeline")))
 	} else {
 		b.step("search results", chromedp.WaitVisible(chromedp.ID("list-unavailable")))
 		mustContain(t, "the search page", b.text("#list-unavailable"), "not available on this ledger")
 		b.screenshot("03-search")
-		b.step("open the artifact by digest", chromedp.SendKeys(chromedp.ID("artifact"), "reg.example/app@"+s.digest),
-			chromedp.Click(chromedp.CSS(`form.inline button[type="submit"]`)), chromedp.WaitVisible(chromedp.ID("timeline")))
+		b.step("type the digest", chromedp.SendKeys(chromedp.ID("artifact"), "reg.example/app@"+s.digest))
+		b.follow("open the artifact by digest", http.StatusOK, chromedp.Click(chromedp.CSS(`form.inline button[type="submit"]`)))
+		b.step("the timeline", chromedp.WaitVisible(chromedp.ID("timeline")))
 	}
 
 	// The provenance timeline.
@@ -309,8 +328,8 @@ func TestE2EBrowserPages(t *testing.T) {
 	checkBundle(t, s, c.Value)
 
 	// One decision, from the artifact page.
-	b.step("open the decision", chromedp.Click(chromedp.CSS(`#decisions a[href="/ui/decisions/`+allowedReq+`"]`)),
-		chromedp.WaitVisible(chromedp.ID("reasons")))
+	b.follow("open the decision", http.StatusOK, chromedp.Click(chromedp.CSS(`#decisions a[href="/ui/decisions/`+allowedReq+`"]`)))
+	b.step("the reasons", chromedp.WaitVisible(chromedp.ID("reasons")))
 	if got := b.text("#verdict"); got != "allowed" {
 		t.Errorf("verdict %q", got)
 	}
@@ -328,9 +347,10 @@ func TestE2EBrowserPages(t *testing.T) {
 	}
 
 	// Affected by: a package URL, promoted artifacts only.
-	b.step("open affected-by", chromedp.Click(chromedp.CSS(`nav a[href="/ui/affected"]`)), chromedp.WaitVisible(chromedp.ID("purl")))
-	b.step("search affected-by", chromedp.SendKeys(chromedp.ID("purl"), "pkg:deb/debian/openssl"), chromedp.Click(chromedp.ID("promoted")),
-		chromedp.Click(chromedp.CSS(`#affected-form button[type="submit"]`)), chromedp.WaitVisible(chromedp.ID("results-h")))
+	b.follow("open affected-by", http.StatusOK, chromedp.Click(chromedp.CSS(`nav a[href="/ui/affected"]`)))
+	b.step("fill affected-by", chromedp.SendKeys(chromedp.ID("purl"), "pkg:deb/debian/openssl"), chromedp.Click(chromedp.ID("promoted")))
+	b.follow("search affected-by", http.StatusOK, chromedp.Click(chromedp.CSS(`#affected-form button[type="submit"]`)))
+	b.step("the results", chromedp.WaitVisible(chromedp.ID("results-h")))
 	mustContain(t, "the affected-by URL", b.location(), "purl=pkg%3Adeb%2Fdebian%2Fopenssl", "promoted=on")
 	if listsImplemented {
 		b.step("affected results", chromedp.WaitVisible(chromedp.ID("affected")))
@@ -343,7 +363,8 @@ func TestE2EBrowserPages(t *testing.T) {
 
 	// Log out: the server ends the session, the browser drops the cookie, and the old
 	// cookie opens nothing any more.
-	b.step("log out", chromedp.Click(chromedp.CSS(`form.logout button`)), chromedp.WaitVisible(chromedp.ID("token")))
+	b.follow("log out", http.StatusOK, chromedp.Click(chromedp.CSS(`form.logout button`)))
+	b.step("the login form", chromedp.WaitVisible(chromedp.ID("token")))
 	if loc := b.location(); loc != s.url+"/ui/login" {
 		t.Errorf("after logout the browser is at %s", loc)
 	}
