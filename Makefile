@@ -10,7 +10,7 @@ ADDR      ?= 127.0.0.1:8080
 REG_ADDR  ?= 127.0.0.1:5000
 export GOTOOLCHAIN := local
 
-.PHONY: help build run test test-gowork-off e2e lint gen check-generated bench tools cosign scan-tools bench-scan bench-gate debian-image fuzz clean
+.PHONY: help build run test test-gowork-off e2e browser-e2e lint gen check-generated bench tools cosign scan-tools bench-scan bench-gate debian-image fuzz clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}'
@@ -29,8 +29,11 @@ test: ## Unit and integration tests of every module (embedded NATS and SQLite un
 test-gowork-off: ## Build, vet and test every module on its own (GOWORK=off), as a consumer of one module would
 	@set -e; for m in $(MODULES); do echo "--- GOWORK=off $$m"; (cd $$m && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -count=1 ./...); done
 
-e2e: cosign ## End-to-end tests: `custody dev` as a process, a registry, build → scan → attest → gate → promote
+e2e: cosign browser-e2e ## End-to-end tests: the auditor pages in Chromium, then `custody dev` as a process, a registry, build → scan → attest → gate → promote
 	cd services/custody && $(GO) test -count=1 -tags e2e -run 'E2E' -timeout 20m -v ./e2e/...
+
+browser-e2e: ## The auditor pages in headless Chromium (/usr/bin/chromium) over a real ledger, screenshots in CUSTODY_E2E_SCREENSHOTS
+	cd services/ledger && $(GO) test -count=1 -tags e2e -run 'E2E' -timeout 10m -v ./pages/browsertest/...
 
 lint: ## gofmt, go mod tidy (no diff), go vet and staticcheck over every module
 	@set -e; for m in $(MODULES); do (cd $$m && GOWORK=off $(GO) mod tidy -diff >/dev/null) || { echo "$$m: go.mod/go.sum are not tidy: run 'cd $$m && GOWORK=off go mod tidy'"; exit 1; }; done

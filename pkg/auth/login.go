@@ -47,8 +47,12 @@ func (g *Guard) Login(w http.ResponseWriter, r *http.Request, token string) (Ses
 }
 
 // Logout ends the request's session, if any, tells the browser to delete the cookie and
-// writes an audit record.
+// writes an audit record. Ending one's own session needs no permission beyond the
+// session itself (and, behind Middleware, its CSRF token), so Logout counts as the
+// request's authorization decision: a logout route behind Middleware needs no Require,
+// and any principal, whatever its roles and scopes, can log out.
 func (g *Guard) Logout(w http.ResponseWriter, r *http.Request) {
+	markDecided(r.Context())
 	if g.authn.sessions == nil {
 		return
 	}

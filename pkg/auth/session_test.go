@@ -427,3 +427,36 @@ func TestSessionFormAndLoginRedirect(t *testing.T) {
 		t.Error("a login redirect without session auth accepted")
 	}
 }
+
+// Logout is its own authorization decision: behind Middleware without Require, a
+// principal that may read nothing (a scoped pipeline token) still logs out, and the
+// CSRF token is still required.
+func TestSessionLogoutDecides(t *testing.T) {
+	p := newPages(t)
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		sess, err := p.guard.Login(w, r, r.PostFormValue("token"))
+		if err != nil {
+			httpsec.WriteError(w, r, err)
+			return
+		}
+		p.login = sess
+		w.WriteHeader(http.StatusSeeOther)
+	})
+	mux.Handle("POST /bare-logout", p.guard.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.guard.Logout(w, r)
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	})))
+	p.handler = mux
+	c := p.loginCookie(t, "ci")
+	if w := p.post("/bare-logout", url.Values{}, c); w.Code != http.StatusForbidden {
+		t.Fatalf("logout without the CSRF token: %d %s", w.Code, w.Body)
+	}
+	w := p.post("/bare-logout", url.Values{"csrf_token": {p.login.CSRFToken}}, c)
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/login" {
+		t.Fatalf("logout: %d %s (Location %q)", w.Code, w.Body, w.Header().Get("Location"))
+	}
+	if p.sessions.Len() != 0 {
+		t.Errorf("%d sessions kept", p.sessions.Len())
+	}
+}

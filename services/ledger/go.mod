@@ -5,6 +5,8 @@ go 1.26.8
 require (
 	connectrpc.com/connect v1.20.0
 	github.com/anchore/packageurl-go v0.2.0
+	github.com/chromedp/cdproto v0.160.1
+	github.com/chromedp/chromedp v0.23.1
 	github.com/custody-dev/custody/pkg v0.0.0
 	github.com/custody-dev/custody/proto v0.0.0
 	github.com/google/go-cmp v0.7.0
