@@ -100,6 +100,31 @@ func (a API) Validate() error {
 // Guard builds the API's authenticator and guard. Audit records (every authentication
 // failure and authorization decision) go to log with log=audit.
 func (a API) Guard(ctx context.Context, log *slog.Logger, opts ...auth.GuardOption) (*auth.Guard, error) {
+	authn, err := a.authenticator(ctx)
+	if err != nil {
+		return nil, err
+	}
+	opts = append([]auth.GuardOption{auth.WithRateLimit(rate.Limit(a.Rate), a.Burst)}, opts...)
+	return auth.NewGuard(authn, log.With("log", "audit"), opts...)
+}
+
+// SessionGuard builds the guard of server-rendered pages: the API's credentials, each
+// also good for logging in to a session (cookie), and a redirect to loginPath for a
+// browser without one.
+func (a API) SessionGuard(ctx context.Context, log *slog.Logger, loginPath string) (*auth.Guard, error) {
+	sessions, err := auth.NewSessions()
+	if err != nil {
+		return nil, err
+	}
+	authn, err := a.authenticator(ctx, auth.WithSessions(sessions))
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewGuard(authn, log.With("log", "audit"), auth.WithRateLimit(rate.Limit(a.Rate), a.Burst),
+		auth.WithSessionAuth(), auth.WithLoginRedirect(loginPath))
+}
+
+func (a API) authenticator(ctx context.Context, extra ...auth.AuthOption) (*auth.Authenticator, error) {
 	var aopts []auth.AuthOption
 	if a.TokensFile != "" {
 		tokens, err := auth.LoadTokenFile(a.TokensFile)
@@ -132,12 +157,7 @@ func (a API) Guard(ctx context.Context, log *slog.Logger, opts ...auth.GuardOpti
 		}
 		aopts = append(aopts, auth.WithClientCerts(m))
 	}
-	authn, err := auth.NewAuthenticator(aopts...)
-	if err != nil {
-		return nil, err
-	}
-	opts = append([]auth.GuardOption{auth.WithRateLimit(rate.Limit(a.Rate), a.Burst)}, opts...)
-	return auth.NewGuard(authn, log.With("log", "audit"), opts...)
+	return auth.NewAuthenticator(append(aopts, extra...)...)
 }
 
 // TLSConfig is the server's TLS configuration, or nil when the API is served over plain
@@ -169,15 +189,11 @@ func (a API) TLSConfig() (*tls.Config, error) {
 // shutdownGrace bounds how long Serve waits for requests in flight when it stops.
 const shutdownGrace = 10 * time.Second
 
-// Serve serves h (already guarded) on addr, hardened with hopts (request ids, security
-// headers, body limit, panic recovery, generic error bodies), with sopts on the server,
-// and over TLS when configured, until ctx ends; then it shuts the server down
-// gracefully. It returns nil after a clean stop.
-func (a API) Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger, hopts []httpsec.Option, sopts ...httpsec.ServerOption) error {
-	hardened, err := httpsec.Harden(log, h, hopts...)
-	if err != nil {
-		return err
-	}
+// Serve serves h on addr (h is guarded and hardened already: httpsec.Harden for request
+// ids, security headers, body limits, panic recovery), with sopts on the server (error
+// log, timeouts) and over TLS when configured, until ctx ends; then it shuts the server
+// down gracefully. It returns nil after a clean stop.
+func (a API) Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger, sopts ...httpsec.ServerOption) error {
 	tc, err := a.TLSConfig()
 	if err != nil {
 		return err
@@ -186,7 +202,7 @@ func (a API) Serve(ctx context.Context, addr string, h http.Handler, log *slog.L
 	if tc != nil {
 		sopts = append(sopts, httpsec.WithTLSConfig(tc))
 	}
-	srv, err := httpsec.NewServer(addr, hardened, sopts...)
+	srv, err := httpsec.NewServer(addr, h, sopts...)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/custody-dev/custody/pkg/auth"
 	"github.com/custody-dev/custody/pkg/daemon"
+	"github.com/custody-dev/custody/pkg/httpsec"
 )
 
 var apiEnv = []string{"CUSTODY_TOKENS_FILE", "CUSTODY_OIDC_ISSUER", "CUSTODY_OIDC_AUDIENCE", "CUSTODY_OIDC_JWKS_URL",
@@ -105,7 +106,11 @@ func TestAPIServe(t *testing.T) {
 		_, _ = io.WriteString(w, "ok")
 	})))
 	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, addr, guard.Middleware(mux), log, nil) }()
+	hardened, err := httpsec.Harden(log, guard.Middleware(mux))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- a.Serve(ctx, addr, hardened, log) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

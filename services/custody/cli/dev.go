@@ -31,6 +31,7 @@ import (
 	"github.com/custody-dev/custody/services/gate"
 	"github.com/custody-dev/custody/services/ingest"
 	ledgersvc "github.com/custody-dev/custody/services/ledger"
+	"github.com/custody-dev/custody/services/ledger/pages"
 	"github.com/custody-dev/custody/services/promoter"
 	"github.com/custody-dev/custody/services/scanner"
 )
@@ -348,13 +349,26 @@ func (s *devStack) start(ctx context.Context, e env) error {
 	if err != nil {
 		return err
 	}
-	if err := s.serve(ctx, "api", c.addr, hardened); err != nil {
+	// The auditors' pages beside the API, with a session guard of their own (log in
+	// with the same tokens) and their own hardening.
+	pageGuard, err := devPageGuard(tokenFile, s.log.With("service", "pages"))
+	if err != nil {
+		return err
+	}
+	ui, err := pages.New(ledgerSvc.AuditService(), pageGuard, pages.WithLogger(s.log.With("service", "pages")))
+	if err != nil {
+		return err
+	}
+	top := http.NewServeMux()
+	top.Handle(pages.Prefix, ui)
+	top.Handle("/", hardened)
+	if err := s.serve(ctx, "api", c.addr, top); err != nil {
 		return err
 	}
 
 	fmt.Fprintf(e.stdout, `custody dev is running
   admin token  %s  (also in %s; send it as CUSTODY_TOKEN or --token)
-  API          http://%s
+  API          http://%s  (pages for auditors: /ui/)
   registry     %s  (push images to %s/staging/<name>)
   NATS         %s  (stream %s, subjects %s.>)
   data         %s

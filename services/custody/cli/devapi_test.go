@@ -78,3 +78,57 @@ func TestDevAPIHardening(t *testing.T) {
 		})
 	}
 }
+
+// custody dev serves the auditors' pages: a browser without a session is sent to the
+// login form, and the development token logs it in.
+func TestDevPages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the dev stack")
+	}
+	s := startDev(t, devConfig{
+		data: t.TempDir(), addr: bundleTestAddr(t), registryAddr: bundleTestAddr(t), natsAddr: "127.0.0.1:0",
+		stream: "CUSTODY", prefix: "custody", bucket: "CUSTODY_BLOBS", evidenceWait: time.Minute,
+	})
+	base := "http://" + s.cfg.addr
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.Get(base + "/ui/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/login" {
+		t.Fatalf("/ui/ without a session: %d to %q, want 303 to /ui/login", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	form := "token=" + devTokenOf(t, s.cfg.data)
+	req, _ := http.NewRequest(http.MethodPost, base+"/ui/login", strings.NewReader(form))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	resp, err = noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "__Host-custody_session" {
+			cookie = c
+		}
+	}
+	if resp.StatusCode != http.StatusSeeOther || cookie == nil || !cookie.Secure || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("login: %d, cookie %+v; want 303 and a Secure, HttpOnly, SameSite=Strict session cookie", resp.StatusCode, cookie)
+	}
+	req, _ = http.NewRequest(http.MethodGet, base+"/ui/", nil)
+	req.AddCookie(cookie)
+	resp, err = noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "<html") {
+		t.Fatalf("/ui/ with the session: %d\n%.500s", resp.StatusCode, body)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "style-src 'self'") {
+		t.Errorf("pages CSP = %q", csp)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/custody-dev/custody/pkg/auth"
+	"github.com/custody-dev/custody/services/ledger/pages"
 )
 
 func runTokens(_ context.Context, e env, args []string) error {
@@ -187,6 +188,24 @@ func devToken(dir string) (token, tokenFile string, err error) {
 		return "", "", err
 	}
 	return token, tokenFile, nil
+}
+
+// devPageGuard is the guard of custody dev's pages: the same tokens log in to a session.
+func devPageGuard(tokenFile string, log *slog.Logger) (*auth.Guard, error) {
+	tokens, err := auth.LoadTokenFile(tokenFile)
+	if err != nil {
+		return nil, err
+	}
+	sessions, err := auth.NewSessions()
+	if err != nil {
+		return nil, err
+	}
+	authn, err := auth.NewAuthenticator(auth.WithTokens(tokens), auth.WithSessions(sessions))
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewGuard(authn, log.With("log", "audit"), auth.WithRateLimit(rate.Limit(1000), 2000),
+		auth.WithSessionAuth(), auth.WithLoginRedirect(pages.LoginPath))
 }
 
 // devGuard is custody dev's API guard: the tokens of tokenFile, a generous rate limit

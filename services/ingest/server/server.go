@@ -105,8 +105,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	log.Info("serving", "addr", cfg.httpAddr, "tls", cfg.api.TLSCert != "")
 	// Attestation imports carry envelopes up to verify.DefaultMaxEnvelopeSize; every
 	// route bounds its own body below that.
-	err = cfg.api.Serve(ctx, cfg.httpAddr, guard.Middleware(svc.Handler()), log,
-		[]httpsec.Option{httpsec.WithBodyLimit(ingest.MaxAttestationRequestSize)})
+	h, err := httpsec.Harden(log, guard.Middleware(svc.Handler()), httpsec.WithBodyLimit(ingest.MaxAttestationRequestSize))
+	if err != nil {
+		return err
+	}
+	err = cfg.api.Serve(ctx, cfg.httpAddr, h, log)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
 	return errors.Join(err, svc.Shutdown(sctx), conn.Close())

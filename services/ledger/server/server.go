@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/custody-dev/custody/pkg/verify"
 	"github.com/custody-dev/custody/pkg/vuln"
 	"github.com/custody-dev/custody/services/ledger"
+	"github.com/custody-dev/custody/services/ledger/pages"
 )
 
 type config struct {
@@ -121,8 +123,24 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	log.Info("serving", "addr", cfg.httpAddr, "tls", cfg.api.TLSCert != "", "db", ledger.RedactStoreRef(cfg.dbRef), "trusted_keys", verifier.KeyIDs())
-	err = cfg.api.Serve(ctx, cfg.httpAddr, ledger.GuardedHandler(svc, guard), log,
-		[]httpsec.Option{httpsec.WithBodyLimit(vuln.MaxImportBody)}, httpsec.WithProtocols(ledger.Protocols()))
+	// The API behind the token guard; the auditors' pages (their own hardening, and a
+	// session guard admitting the same credentials) beside it.
+	api, err := httpsec.Harden(log, ledger.GuardedHandler(svc, guard), httpsec.WithBodyLimit(vuln.MaxImportBody))
+	if err != nil {
+		return err
+	}
+	pageGuard, err := cfg.api.SessionGuard(ctx, log, pages.LoginPath)
+	if err != nil {
+		return err
+	}
+	ui, err := pages.New(svc.AuditService(), pageGuard, pages.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(pages.Prefix, ui)
+	mux.Handle("/", api)
+	err = cfg.api.Serve(ctx, cfg.httpAddr, mux, log, httpsec.WithProtocols(ledger.Protocols()))
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
 	return errors.Join(err, svc.Shutdown(sctx), conn.Close())

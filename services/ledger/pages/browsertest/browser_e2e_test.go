@@ -25,10 +25,10 @@ import (
 )
 
 // listsImplemented says whether the ledger answers the list RPCs (ListArtifacts,
-// ListAffected). On this branch they answer Unimplemented and the pages say "not
-// available"; once the ledger's list queries are merged, set it to true and the test
-// asserts the real rows instead (and opens the artifact from the search results).
-const listsImplemented = false
+// ListAffected): it does, and the test asserts the real rows (and opens the artifact
+// from the search results). Set it to false only to test pages against a ledger whose
+// lists answer Unimplemented.
+const listsImplemented = true
 
 // chromiumPath finds the browser: CUSTODY_CHROMIUM, else Debian's /usr/bin/chromium.
 // Missing, the test is skipped, except under CI, where it fails: CI must not pass by

@@ -140,8 +140,8 @@ func startServer(t *testing.T) *server {
 	}
 	svc, err := ledgersvc.New(bus, blobs, store, verifier, ledgersvc.WithLogger(log), ledgersvc.WithLogSigner(logSigner, vkey),
 		ledgersvc.WithRetryBackoff(50*time.Millisecond),
-		// Where the ledger has ledgersvc.WithAuthorizer, add ledgersvc.WithAuthorizer(guard) here,
-		// as servers do: the API's own checks then decide what the pages show.
+		// As servers do: the API's own checks decide what the pages show.
+		ledgersvc.WithAuthorizer(guard),
 	)
 	if err != nil {
 		t.Fatal(err)
