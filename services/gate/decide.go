@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -243,7 +244,18 @@ func (e *evidenceSet) list(ctx context.Context, s *Service, digest string, relev
 }
 
 // check verifies the envelopes not verified or rejected yet, each at its recorded time.
+// Those not in the verification cache are fetched and verified concurrently (a decision
+// waits for the slowest, not for their sum); their outcomes are taken in list order.
 func (e *evidenceSet) check(ctx context.Context, s *Service, digest string, envs []Envelope) {
+	type work struct {
+		env     Envelope
+		key     checkKey
+		c       checked
+		miss    string // a fetch that failed for now (lookup); empty otherwise
+		corrupt string // the blob store's copy does not match its digest
+		drop    bool   // the context ended: neither verified nor rejected
+	}
+	var todo []*work
 	for _, env := range envs {
 		d := env.Digest
 		if _, ok := e.verified[d]; ok {
@@ -272,30 +284,58 @@ func (e *evidenceSet) check(ctx context.Context, s *Service, digest string, envs
 			e.take(d, env.RecordedAt, c)
 			continue
 		}
-		data, err := s.blobs.Get(ctx, d)
-		if err != nil {
-			if errors.Is(err, blob.ErrCorrupt) {
-				e.rejected[d] = err.Error()
-			} else {
-				e.lookup[d] = "fetch: " + err.Error()
-			}
-			continue
+		if slices.ContainsFunc(todo, func(w *work) bool { return w.env.Digest == d }) {
+			continue // listed twice: verified once
 		}
-		delete(e.lookup, d)
-		res, err := s.verifier.Verify(ctx, data, digest, verify.SignedAt(env.RecordedAt))
-		if err != nil {
-			if ctx.Err() == nil {
-				c := checked{rejected: err.Error()}
-				s.storeCheck(key, c)
-				e.take(d, env.RecordedAt, c)
+		todo = append(todo, &work{env: env, key: key})
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, checkConcurrency)
+	for _, w := range todo {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			data, err := s.blobs.Get(ctx, w.env.Digest)
+			if err != nil {
+				if errors.Is(err, blob.ErrCorrupt) {
+					w.corrupt = err.Error()
+				} else {
+					w.miss = "fetch: " + err.Error()
+				}
+				return
 			}
-			continue
+			res, err := s.verifier.Verify(ctx, data, digest, verify.SignedAt(w.env.RecordedAt))
+			switch {
+			case err == nil:
+				w.c = checked{res: res}
+			case ctx.Err() != nil:
+				w.drop = true
+			default:
+				w.c = checked{rejected: err.Error()}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, w := range todo {
+		d := w.env.Digest
+		switch {
+		case w.miss != "":
+			e.lookup[d] = w.miss
+		case w.drop:
+		case w.corrupt != "":
+			// Refused, but not cached: the blob may be repaired.
+			e.rejected[d] = w.corrupt
+		default:
+			delete(e.lookup, d)
+			s.storeCheck(w.key, w.c)
+			e.take(d, w.env.RecordedAt, w.c)
 		}
-		c := checked{res: res}
-		s.storeCheck(key, c)
-		e.take(d, env.RecordedAt, c)
 	}
 }
+
+// checkConcurrency bounds the envelopes one decision fetches and verifies at once.
+const checkConcurrency = 4
 
 func (e *evidenceSet) take(d string, recordedAt time.Time, c checked) {
 	if c.res != nil {
