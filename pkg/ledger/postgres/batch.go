@@ -42,43 +42,9 @@ func (w writer) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, w.s.pool, fn)
 }
 
-// The Store's writes, one transaction each.
-
-// RecordEvent appends an event to the history, idempotently on its id.
-func (s *Store) RecordEvent(ctx context.Context, req ledger.RecordEventRequest) (ledger.RecordEventResponse, error) {
-	return writer{s: s}.RecordEvent(ctx, req)
-}
-
-// PutBuild records a build, idempotently on its event id.
-func (s *Store) PutBuild(ctx context.Context, req ledger.PutBuildRequest) (ledger.PutBuildResponse, error) {
-	return writer{s: s}.PutBuild(ctx, req)
-}
-
-// PutAttestation records a verified attestation, idempotently on its envelope digest
-// and subject.
-func (s *Store) PutAttestation(ctx context.Context, req ledger.PutAttestationRequest) (ledger.PutAttestationResponse, error) {
-	return writer{s: s}.PutAttestation(ctx, req)
-}
-
-// PutScan records a scan, idempotently on its event id.
-func (s *Store) PutScan(ctx context.Context, req ledger.PutScanRequest) (ledger.PutScanResponse, error) {
-	return writer{s: s}.PutScan(ctx, req)
-}
-
-// PutDecision records a gate decision, idempotently on its event id.
-func (s *Store) PutDecision(ctx context.Context, req ledger.PutDecisionRequest) (ledger.PutDecisionResponse, error) {
-	return writer{s: s}.PutDecision(ctx, req)
-}
-
-// UpdatePromotion creates or advances a promotion row (see ledger.MergePromotion).
-func (s *Store) UpdatePromotion(ctx context.Context, req ledger.UpdatePromotionRequest) (ledger.UpdatePromotionResponse, error) {
-	return writer{s: s}.UpdatePromotion(ctx, req)
-}
-
-// AppendLog appends an entry at the next index, idempotently on (kind, key).
-func (s *Store) AppendLog(ctx context.Context, req ledger.AppendLogRequest) (ledger.AppendLogResponse, error) {
-	return writer{s: s}.AppendLog(ctx, req)
-}
+// The Store's writes (RecordEvent, PutBuild, PutAttestation, PutScan, PutDecision,
+// UpdatePromotion, AppendLog), one transaction each, are its writer's: Store embeds
+// writer{s: itself}, set when it opens.
 
 // WriteBatch runs every item's writes in one transaction, each item in a savepoint
 // that is rolled back alone when the item fails.

@@ -28,6 +28,8 @@ var ErrSchemaTooNew = errors.New("ledger schema is newer than this program")
 
 // Store is a ledger.Store on a PostgreSQL database (one schema of it).
 type Store struct {
+	// writer is the Store's own (writer{s: the Store}): its writes are the Store's.
+	writer
 	pool      *pgxpool.Pool
 	now       func() time.Time
 	closeOnce sync.Once
@@ -112,6 +114,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	s := &Store{pool: pool, now: o.now}
+	s.writer = writer{s: s}
 	where := cfg.ConnConfig.Host + "/" + cfg.ConnConfig.Database
 	if o.schema != "" {
 		where += " schema " + o.schema

@@ -25,6 +25,8 @@ var migrationFS embed.FS
 
 // Store is a ledger.Store on one SQLite database file.
 type Store struct {
+	// writer is the Store's own (writer{s: the Store}): its writes are the Store's.
+	writer
 	db        *sql.DB
 	now       func() time.Time
 	closeOnce sync.Once
@@ -108,6 +110,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	db.SetMaxOpenConns(o.maxOpenConns)
 	db.SetMaxIdleConns(o.maxOpenConns)
 	s := &Store{db: db, now: o.now}
+	s.writer = writer{s: s}
 	if err := s.checkPragmas(ctx); err != nil {
 		_ = db.Close()
 		return nil, err
