@@ -22,6 +22,11 @@
 // the others. Every recorded attestation and decision is appended to the append-only
 // Merkle log in the same transaction as its record.
 //
+// Every answer but /healthz depends on a decision about the caller (WithAuthorizer;
+// servers serve GuardedHandler behind auth.Guard): what each role may read, within the
+// caller's repository scopes, is in authz.go and docs/operations.md. The auditors' pages
+// (package pages) read through the same API, in process.
+//
 // It indexes the packages of every scanned artifact (from the scan's CycloneDX SBOM) for
 // the affected-by queries, which Affected answers for the API and for other front ends.
 //
