@@ -42,14 +42,18 @@ func (c *client) auditError(rpc string, err error) error {
 	if len(msg) > 500 {
 		msg = msg[:500]
 	}
+	detail := ""
+	if msg != "" {
+		detail = " (" + msg + ")"
+	}
 	switch ce.Code() {
 	case connect.CodeUnimplemented:
 		return fmt.Errorf("the Custody server at %s does not offer %s yet (%s: %s): upgrade the ledger; "+
 			"`custody provenance REF@sha256:...` answers for one artifact", c.base.Redacted(), rpc, ce.Code(), msg)
 	case connect.CodeUnauthenticated:
-		return fmt.Errorf("%s: the server wants a valid token (%s): set CUSTODY_TOKEN or pass --token", rpc, msg)
+		return fmt.Errorf("%s: the server wants a valid token%s: set CUSTODY_TOKEN or pass --token", rpc, detail)
 	case connect.CodePermissionDenied:
-		return fmt.Errorf("%s: the token may not do this (%s): ask for the auditor role", rpc, msg)
+		return fmt.Errorf("%s: the token may not do this%s: ask for the auditor role, or a scope that covers it", rpc, detail)
 	case connect.CodeInvalidArgument:
 		return usageErr("%s: the server refused the request: %s", rpc, msg)
 	}
