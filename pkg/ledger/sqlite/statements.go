@@ -26,12 +26,17 @@ const (
 	sqlUpdatePromotion = `UPDATE promotions SET digest = ?, source_image = ?, destination = ?, requested_by = ?,
 			status = ?, destination_image = ?, error = ?, requested_ns = ?, decided_ns = ?, finished_ns = ?, updated_ns = ?
 			WHERE request_id = ?`
-	sqlSelectLogEntry = "SELECT idx, entry FROM log_entries WHERE kind = ? AND key = ?"
-	sqlLogSize        = "SELECT COALESCE(MAX(idx) + 1, 0) FROM log_entries"
-	sqlInsertLogEntry = "INSERT INTO log_entries (idx, kind, key, entry, leaf_hash, created_ns) VALUES (?, ?, ?, ?, ?, ?)"
-	sqlSavepoint      = "SAVEPOINT item"
-	sqlRollbackTo     = "ROLLBACK TO item"
-	sqlRelease        = "RELEASE item"
+	sqlSelectLogEntry  = "SELECT idx, entry FROM log_entries WHERE kind = ? AND key = ?"
+	sqlLogSize         = "SELECT COALESCE(MAX(idx) + 1, 0) FROM log_entries"
+	sqlInsertLogEntry  = "INSERT INTO log_entries (idx, kind, key, entry, leaf_hash, created_ns) VALUES (?, ?, ?, ?, ?, ?)"
+	sqlInsertInventory = `INSERT INTO artifact_inventories (digest, sbom_digest, packages, skipped, problem, recorded_ns)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (digest, sbom_digest) DO NOTHING`
+	sqlInsertPackage = `INSERT INTO artifact_packages (digest, sbom_digest, purl, purl_type, purl_namespace,
+		purl_name, purl_version, ecosystem, osv_name, osv_version, recorded_ns)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest, sbom_digest, purl) DO NOTHING`
+	sqlSavepoint  = "SAVEPOINT item"
+	sqlRollbackTo = "ROLLBACK TO item"
+	sqlRelease    = "RELEASE item"
 )
 
 // preparedStatements are prepared at Open. Preparing later, on demand, would need a
@@ -49,6 +54,8 @@ var preparedStatements = []string{
 	sqlSelectLogEntry,
 	sqlLogSize,
 	sqlInsertLogEntry,
+	sqlInsertInventory,
+	sqlInsertPackage,
 	sqlSavepoint,
 	sqlRollbackTo,
 	sqlRelease,
