@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -158,6 +159,46 @@ func (ab *auditBench) logFigures(b *testing.B) {
 		size, c.Artifacts, c.Attestations, c.Packages, c.Events, c.LogEntries, time.Duration(ab.manifest.Generated))
 }
 
+// provenanceTables are what a provenance lookup reads, each as a query that reads all
+// its pages: the tables, and the indexes the lookup goes through.
+var provenanceTables = []string{
+	"SELECT sum(length(payload)) FROM events",
+	"SELECT count(*) FROM events INDEXED BY events_by_subject WHERE subject_digest >= ''",
+	"SELECT sum(length(key_ids)) FROM attestations",
+	"SELECT count(*) FROM attestations INDEXED BY attestations_by_subject WHERE subject_digest >= ''",
+	"SELECT sum(length(image)) FROM builds",
+	"SELECT count(*) FROM builds INDEXED BY builds_by_digest WHERE digest >= ''",
+	"SELECT sum(length(image)) FROM scans",
+	"SELECT count(*) FROM scans INDEXED BY scans_by_digest WHERE digest >= ''",
+	"SELECT sum(length(reasons)) FROM decisions",
+	"SELECT count(*) FROM decisions INDEXED BY decisions_by_digest WHERE digest >= ''",
+	"SELECT sum(length(source_image)) FROM promotions",
+	"SELECT count(*) FROM promotions INDEXED BY promotions_by_digest WHERE digest >= ''",
+	"SELECT sum(length(entry)) FROM log_entries",
+	"SELECT count(*) FROM log_entries INDEXED BY sqlite_autoindex_log_entries_1 WHERE kind >= ''",
+}
+
+var warmOnce sync.Once
+
+// warm reads, once per process, every page a provenance lookup may read, so that the
+// lookups find them in the operating system's page cache, as on a server that has been
+// answering for a while (the package inventories, four fifths of the file, are left to
+// the affected-by queries to read). Without it, a lookup of a random artifact among
+// 250,000 reads some pages from the disk, and the first sub-benchmarks of a run pay for
+// warming the cache for the later ones.
+func (ab *auditBench) warm(b *testing.B) {
+	warmOnce.Do(func() {
+		start := time.Now()
+		for _, q := range provenanceTables {
+			var n sql.NullInt64
+			if err := ab.raw.QueryRow(q).Scan(&n); err != nil {
+				b.Fatalf("warm the page cache: %s: %v", q, err)
+			}
+		}
+		b.Logf("BENCH-AUDIT warmed=%s", time.Since(start).Round(time.Millisecond))
+	})
+}
+
 // digests returns n digests of artifacts drawn at random from the whole set.
 func (ab *auditBench) digests(n int) []string {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
@@ -226,6 +267,7 @@ func profile(b *testing.B) func() {
 func BenchmarkAuditQueries(b *testing.B) {
 	ab := newAuditBench(b)
 	ab.logFigures(b)
+	ab.warm(b)
 	b.Run("provenance", ab.benchProvenance)
 	b.Run("affected", ab.benchAffected)
 }
