@@ -6,8 +6,8 @@
 #      .data/bench-audit/ledger-a<ARTIFACTS>-s<SEED>.db (250,000 artifacts, 1M attestations by
 #      default), reused when a finished one with the same parameters is there (its
 #      manifest is written last);
-#   2. BenchmarkAuditQueries (services/ledger) on it, COUNT times, its sub-benchmarks
-#      interleaved: a provenance lookup through the store against the same over HTTP with
+#   2. BenchmarkAuditQueries (services/ledger) on it, COUNT runs (one process each, so that
+#      its sub-benchmarks interleave), after an untimed warm-up pass: a provenance lookup through the store against the same over HTTP with
 #      authentication (goal: at most 5x), and the affected-by queries (first page, and a
 #      walk of every page checked against the generator's count) on the store and over
 #      HTTP;
@@ -19,13 +19,14 @@
 # Environment:
 #   ARTIFACTS  artifacts to generate (default 250000; 4 attestations each)
 #   SEED       the generator's seed (default 1)
-#   COUNT      repetitions of the benchmark (default 6, what benchstat needs for a
-#              confidence interval)
+#   COUNT      runs of the benchmark (default 6, what benchstat needs for a confidence
+#              interval)
 #   BENCHTIME  -test.benchtime of each sub-benchmark (default 2s; a walk runs once)
 #   BENCH      which sub-benchmarks (a -test.bench pattern, default all of them)
 #   DIR        where the database goes (default .data/bench-audit)
 #   PROFILE    a directory: CPU profiles of each sub-benchmark's timed part go there
-#              (CUSTODY_BENCH_CPUPROFILE), with the test binary to read them
+#              (CUSTODY_BENCH_CPUPROFILE; each run overwrites the last), with the test
+#              binary to read them
 #   OUT        where the raw output goes (default a temp dir)
 #   GENERATE_ONLY=1  stop after generating
 # Generation takes about half an hour at the default size on a 2-core machine (once);
@@ -83,12 +84,18 @@ log "warm-up pass (not counted; load average $(load))"
 	-test.bench "${BENCH:-^BenchmarkAuditQueries$}" -test.count 1 -test.benchtime 1x -test.timeout 0 -test.v) >"$out/warmup.txt" 2>&1 ||
 	{ tail -n 30 "$out/warmup.txt" >&2; die "the warm-up pass failed (output in $out/warmup.txt)"; }
 before=$(load)
-log "BenchmarkAuditQueries, count $count, benchtime $benchtime; load average before: $before"
-# -test.v: the benchmark logs its other figures (BENCH-AUDIT) on the parent benchmark,
-# whose log go test shows only then.
-(cd services/ledger && ${profile[@]+"${profile[@]}"} env CUSTODY_BENCH_LEDGER_DB="$db" "$out/ledger.test" -test.run '^$' \
-	-test.bench "${BENCH:-^BenchmarkAuditQueries$}" -test.count "$count" -test.benchtime "$benchtime" -test.timeout 0 -test.v) |
-	tee "$out/bench.txt" | grep -E '^(Benchmark.*ns/op|PASS|FAIL|--- FAIL|ok)|BENCH-AUDIT'
+log "BenchmarkAuditQueries, $count runs, benchtime $benchtime; load average before: $before"
+# One process per run, so that the sub-benchmarks interleave (go test -count would repeat
+# each sub-benchmark in a row, and a drift in the machine's load would fall on some of
+# them only). -test.v: the benchmark logs its other figures (BENCH-AUDIT) on the parent
+# benchmark, whose log go test shows only then.
+: >"$out/bench.txt"
+for i in $(seq "$count"); do
+	log "run $i of $count (load average $(load))"
+	(cd services/ledger && ${profile[@]+"${profile[@]}"} env CUSTODY_BENCH_LEDGER_DB="$db" "$out/ledger.test" -test.run '^$' \
+		-test.bench "${BENCH:-^BenchmarkAuditQueries$}" -test.count 1 -test.benchtime "$benchtime" -test.timeout 0 -test.v) |
+		tee -a "$out/bench.txt" | grep -E '^(Benchmark.*ns/op|PASS|FAIL|--- FAIL|ok)|BENCH-AUDIT'
+done
 after=$(load)
 grep -q '^--- FAIL\|^FAIL' "$out/bench.txt" && die "the benchmark failed (output in $out/bench.txt)"
 
