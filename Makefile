@@ -10,7 +10,7 @@ ADDR      ?= 127.0.0.1:8080
 REG_ADDR  ?= 127.0.0.1:5000
 export GOTOOLCHAIN := local
 
-.PHONY: help build run test test-gowork-off e2e browser-e2e lint gen check-generated bench tools cosign scan-tools bench-scan bench-gate debian-image fuzz clean
+.PHONY: help build run test test-gowork-off e2e browser-e2e lint gen check-generated bench tools cosign scan-tools bench-scan bench-gate bench-audit debian-image fuzz clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ scan-tools: ## Build the pinned syft CLI and crane (scripts/tools/syft, scripts/
 
 bench-gate: tools cosign ## Promotion gate figures in one run: a decision vs its 3 verifications + lookup, decisions/s vs a cosign verify-attestation loop
 	@scripts/bench-gate.sh
+
+bench-audit: tools ## Auditors' query figures in one run on a generated ledger of 1M attestations (.data/bench-audit): provenance over HTTP vs the store, affected-by
+	@scripts/bench-audit.sh
 
 bench-scan: build scan-tools ## Scanning figures in one run: layer walk vs raw gunzip+tar, then custody scan vs syft on the Debian image (make debian-image first)
 	cd pkg && $(GO) test -run '^$$' -bench 'BenchmarkLayerWalk$$' -benchtime 5x -count $${COUNT:-3} ./sbom

@@ -32,6 +32,11 @@ type Writer interface {
 	// its existing index with Inserted false; a different entry under a recorded key is
 	// ErrConflict.
 	AppendLog(ctx context.Context, req AppendLogRequest) (AppendLogResponse, error)
+	// PutPackages records the inventory of one SBOM of an artifact. Idempotent on
+	// (Digest, SBOMDigest) for the inventory and on (Digest, SBOMDigest, PURL) for each
+	// package: the same call again inserts nothing. Inside WriteBatch, many artifacts'
+	// inventories share one transaction, which is what makes loading them in bulk fast.
+	PutPackages(ctx context.Context, req PutPackagesRequest) (PutPackagesResponse, error)
 }
 
 // MaxBatch bounds the items of one WriteBatch.

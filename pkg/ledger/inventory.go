@@ -21,13 +21,9 @@ const (
 	MaxFindEcosystems = 64
 )
 
-// InventoryStore keeps the packages of each artifact, read from the SBOMs of its scans,
-// for the affected-by queries.
+// InventoryStore reads the packages of each artifact, read from the SBOMs of its scans,
+// for the affected-by queries. They are written with Writer.PutPackages.
 type InventoryStore interface {
-	// PutPackages records the inventory of one SBOM of an artifact. Idempotent on
-	// (Digest, SBOMDigest) for the inventory and on (Digest, SBOMDigest, PURL) for each
-	// package: the same call again inserts nothing.
-	PutPackages(ctx context.Context, req PutPackagesRequest) (PutPackagesResponse, error)
 	// PackagesFor returns every recorded inventory of an artifact and their packages
 	// (sorted by package URL, then SBOM digest); empty lists, not an error, when none.
 	PackagesFor(ctx context.Context, digest string) (*Inventory, error)

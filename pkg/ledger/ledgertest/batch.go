@@ -143,3 +143,55 @@ func testConcurrentBatches(t *testing.T, s ledger.Store) {
 		}
 	}
 }
+
+// testWriteBatchPackages writes package inventories inside a batch: they commit with
+// the batch, an item that fails after writing its inventory leaves none behind, and the
+// same inventory again in a later batch inserts nothing.
+func testWriteBatchPackages(t *testing.T, s ledger.Store) {
+	c := ctx(t)
+	d := []string{Digest("batch inventory 0"), Digest("batch inventory 1"), Digest("batch inventory 2")}
+	sbom := Digest("batch sbom")
+	req := func(i int) ledger.PutPackagesRequest {
+		return ledger.PutPackagesRequest{Digest: d[i], SBOMDigest: sbom, Packages: []ledger.Package{
+			debPackage("libssl3", "3.0.11-1~deb12u2", "12", "openssl"), pypiPackage("requests", fmt.Sprint("2.31.", i)),
+		}}
+	}
+	inserted := make([]ledger.PutPackagesResponse, 3)
+	resp, err := s.WriteBatch(c, ledger.WriteBatchRequest{Items: 3, Write: func(ctx context.Context, i int, w ledger.Writer) error {
+		var err error
+		if inserted[i], err = w.PutPackages(ctx, req(i)); err != nil {
+			return err
+		}
+		if i == 1 {
+			_, err := w.PutBuild(ctx, ledger.PutBuildRequest{Build: ledger.Build{Digest: "not a digest", EventID: "x"}})
+			return err
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatalf("WriteBatch: %v", err)
+	}
+	if resp.Errors[0] != nil || resp.Errors[2] != nil {
+		t.Fatalf("WriteBatch errors = %v, want [nil, ErrInvalid, nil]", resp.Errors)
+	}
+	wantErr(t, "the failing item", resp.Errors[1], ledger.ErrInvalid)
+	for i, want := range []int{2, 0, 2} {
+		if i != 1 && inserted[i] != (ledger.PutPackagesResponse{Inserted: 2, InventoryInserted: true}) {
+			t.Errorf("PutPackages in the batch, item %d = %+v; want 2 inserted and a new inventory", i, inserted[i])
+		}
+		inv, err := s.PackagesFor(c, d[i])
+		if err != nil || len(inv.Packages) != want || len(inv.SBOMs) != want/2 {
+			t.Errorf("PackagesFor(item %d) = %+v, %v; want %d packages (the failed item's rolled back)", i, inv, err, want)
+		}
+	}
+	again, err := s.WriteBatch(c, ledger.WriteBatchRequest{Items: 1, Write: func(ctx context.Context, _ int, w ledger.Writer) error {
+		r, err := w.PutPackages(ctx, req(0))
+		if err == nil && r != (ledger.PutPackagesResponse{}) {
+			err = fmt.Errorf("the same inventory again inserted %+v", r)
+		}
+		return err
+	}})
+	if err != nil || again.Errors[0] != nil {
+		t.Errorf("repeated inventory in a batch = %v, %v", again.Errors, err)
+	}
+}

@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		{"LogEntryByKey", testLogEntryByKey},
 		{"WriteBatch", testWriteBatch},
 		{"WriteBatchRejectsInvalid", testWriteBatchRejectsInvalid},
+		{"WriteBatchPackages", testWriteBatchPackages},
 		{"ConcurrentBatches", testConcurrentBatches},
 		{"PutVulnRecords", testPutVulnRecords},
 		{"PutVulnRecordsRejectsInvalid", testPutVulnRecordsInvalid},

@@ -10,9 +10,15 @@ import (
 	"github.com/custody-dev/custody/pkg/ledger"
 )
 
-// PutPackages records the inventory of one SBOM in one transaction, idempotently: one
-// INSERT ... ON CONFLICT DO NOTHING over every package (unnest of column arrays).
+// PutPackages records the inventory of one SBOM in one transaction, idempotently.
 func (s *Store) PutPackages(ctx context.Context, req ledger.PutPackagesRequest) (ledger.PutPackagesResponse, error) {
+	return writer{s: s}.PutPackages(ctx, req)
+}
+
+// PutPackages records the inventory of one SBOM, idempotently, in the writer's
+// transaction (a savepoint of a batch's) or in one of its own: one INSERT ... ON
+// CONFLICT DO NOTHING over every package (unnest of column arrays).
+func (w writer) PutPackages(ctx context.Context, req ledger.PutPackagesRequest) (ledger.PutPackagesResponse, error) {
 	var resp ledger.PutPackagesResponse
 	if err := req.Validate(); err != nil {
 		return resp, err
@@ -27,8 +33,8 @@ func (s *Store) PutPackages(ctx context.Context, req ledger.PutPackagesRequest) 
 			cols[j][i] = v
 		}
 	}
-	now := micros(s.now())
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	now := micros(w.s.now())
+	err := w.inTx(ctx, func(tx pgx.Tx) error {
 		resp = ledger.PutPackagesResponse{}
 		tag, err := tx.Exec(ctx, `INSERT INTO artifact_inventories (digest, sbom_digest, packages, skipped, problem, recorded_at)
 			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (digest, sbom_digest) DO NOTHING`,

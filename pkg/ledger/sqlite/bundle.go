@@ -16,8 +16,7 @@ func (s *Store) LogEntryByKey(ctx context.Context, kind, key string) (ledger.Log
 	}
 	var e ledger.LogEntry
 	var ns int64
-	err := s.db.QueryRowContext(ctx, `SELECT idx, kind, key, entry, leaf_hash, created_ns FROM log_entries
-		WHERE kind = ? AND key = ?`, kind, key).Scan(&e.Index, &e.Kind, &e.Key, &e.Entry, &e.LeafHash, &ns)
+	err := writer{s: s}.queryRow(ctx, sqlLogEntryByKey, kind, key).Scan(&e.Index, &e.Kind, &e.Key, &e.Entry, &e.LeafHash, &ns)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return ledger.LogEntry{}, fmt.Errorf("%w: no log entry %s %s", ledger.ErrNotFound, kind, key)

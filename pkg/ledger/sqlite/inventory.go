@@ -10,33 +10,37 @@ import (
 
 // PutPackages records the inventory of one SBOM in one transaction, idempotently.
 func (s *Store) PutPackages(ctx context.Context, req ledger.PutPackagesRequest) (ledger.PutPackagesResponse, error) {
-	var resp ledger.PutPackagesResponse
+	return writer{s: s}.PutPackages(ctx, req)
+}
+
+// PutPackages records the inventory of one SBOM, idempotently: in the writer's
+// transaction (a batch's), else in one of its own.
+func (w writer) PutPackages(ctx context.Context, req ledger.PutPackagesRequest) (ledger.PutPackagesResponse, error) {
 	if err := req.Validate(); err != nil {
-		return resp, err
+		return ledger.PutPackagesResponse{}, err
 	}
+	if w.tx == nil {
+		var resp ledger.PutPackagesResponse
+		err := w.s.inTx(ctx, func(tx writer) (err error) {
+			resp, err = tx.PutPackages(ctx, req)
+			return err
+		})
+		if err != nil {
+			return ledger.PutPackagesResponse{}, err
+		}
+		return resp, nil
+	}
+	var resp ledger.PutPackagesResponse
 	pkgs := uniquePackages(req.Packages)
-	now := s.now().UnixNano()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return resp, fmt.Errorf("sqlite: put packages of %s: %w", req.Digest, err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	res, err := tx.ExecContext(ctx, `INSERT INTO artifact_inventories (digest, sbom_digest, packages, skipped, problem, recorded_ns)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (digest, sbom_digest) DO NOTHING`,
-		req.Digest, req.SBOMDigest, len(pkgs), req.Skipped, req.Problem, now)
+	now := w.s.now().UnixNano()
+	res, err := w.exec(ctx, sqlInsertInventory, req.Digest, req.SBOMDigest, len(pkgs), req.Skipped, req.Problem, now)
 	if err != nil {
 		return resp, fmt.Errorf("sqlite: put packages of %s: %w", req.Digest, err)
 	}
 	if resp.InventoryInserted, err = insertedOne(res); err != nil {
-		return resp, err
+		return ledger.PutPackagesResponse{}, err
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO artifact_packages (digest, sbom_digest, purl, purl_type, purl_namespace,
-		purl_name, purl_version, ecosystem, osv_name, osv_version, recorded_ns)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest, sbom_digest, purl) DO NOTHING`)
-	if err != nil {
-		return ledger.PutPackagesResponse{}, fmt.Errorf("sqlite: put packages of %s: %w", req.Digest, err)
-	}
-	defer stmt.Close()
+	stmt := w.bound(ctx, sqlInsertPackage)
 	for _, p := range pkgs {
 		res, err := stmt.ExecContext(ctx, req.Digest, req.SBOMDigest, p.PURL, p.Type, p.Namespace, p.Name, p.Version,
 			p.Ecosystem, p.OSVName, p.OSVVersion, now)
@@ -46,9 +50,6 @@ func (s *Store) PutPackages(ctx context.Context, req ledger.PutPackagesRequest) 
 		if n, err := res.RowsAffected(); err == nil && n == 1 {
 			resp.Inserted++
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return ledger.PutPackagesResponse{}, fmt.Errorf("sqlite: put packages of %s: commit: %w", req.Digest, err)
 	}
 	return resp, nil
 }

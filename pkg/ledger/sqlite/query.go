@@ -8,10 +8,22 @@ import (
 	"github.com/custody-dev/custody/pkg/ledger"
 )
 
-// querier is what *sql.DB and *sql.Tx have in common.
+// querier is what *sql.DB and *sql.Tx have in common, and a writer, which runs the
+// statements in preparedStatements prepared.
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// QueryContext runs query, prepared when it is one of preparedStatements, in the
+// writer's transaction if it has one.
+func (w writer) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return w.query(ctx, query, args...)
+}
+
+// QueryRowContext is QueryContext for one row.
+func (w writer) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return w.queryRow(ctx, query, args...)
 }
 
 // Provenance returns everything recorded about digest, or ledger.ErrNotFound.
@@ -25,28 +37,29 @@ func (s *Store) Provenance(ctx context.Context, digest string) (*ledger.Provenan
 		return nil, fmt.Errorf("sqlite: provenance %s: %w", digest, err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	q := writer{s: s, tx: tx} // runs the prepared statements in tx
 	p := &ledger.Provenance{Digest: digest}
 
-	builds, err := queryBuilds(ctx, tx, buildColumns+" WHERE digest = ? ORDER BY recorded_ns, event_id LIMIT 1", digest)
+	builds, err := queryBuilds(ctx, q, sqlFirstBuild, digest)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: provenance %s: %w", digest, err)
 	}
 	if len(builds) > 0 {
 		p.Build = &builds[0]
 	}
-	if p.Attestations, err = s.attestationsFor(ctx, tx, digest); err != nil {
+	if p.Attestations, err = s.attestationsFor(ctx, q, digest); err != nil {
 		return nil, fmt.Errorf("sqlite: provenance %s: %w", digest, err)
 	}
-	if p.Scans, err = queryScans(ctx, tx, digest); err != nil {
+	if p.Scans, err = queryScans(ctx, q, digest); err != nil {
 		return nil, fmt.Errorf("sqlite: provenance %s: %w", digest, err)
 	}
-	if p.Decisions, err = queryDecisions(ctx, tx, decisionColumns+" WHERE digest = ? ORDER BY decided_ns, event_id", digest); err != nil {
+	if p.Decisions, err = queryDecisions(ctx, q, sqlDecisionsOf, digest); err != nil {
 		return nil, fmt.Errorf("sqlite: provenance %s: %w", digest, err)
 	}
-	if p.Promotions, err = queryPromotions(ctx, tx, promotionColumns+" WHERE digest = ? ORDER BY requested_ns, request_id", digest); err != nil {
+	if p.Promotions, err = queryPromotions(ctx, q, sqlPromotionsOf, digest); err != nil {
 		return nil, fmt.Errorf("sqlite: provenance %s: %w", digest, err)
 	}
-	if p.Timeline, err = queryEvents(ctx, tx, digest); err != nil {
+	if p.Timeline, err = queryEvents(ctx, q, digest); err != nil {
 		return nil, fmt.Errorf("sqlite: provenance %s: %w", digest, err)
 	}
 	if p.Build == nil && len(p.Attestations) == 0 && len(p.Scans) == 0 && len(p.Decisions) == 0 &&
@@ -66,12 +79,13 @@ func (s *Store) PromotionStatus(ctx context.Context, requestID string) (*ledger.
 		return nil, fmt.Errorf("sqlite: promotion %s: %w", requestID, err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	p, err := queryPromotion(ctx, tx, requestID)
+	q := writer{s: s, tx: tx}
+	p, err := queryPromotion(ctx, q, requestID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	st := &ledger.PromotionState{Promotion: *p}
-	ds, err := queryDecisions(ctx, tx, decisionColumns+" WHERE request_id = ? ORDER BY recorded_ns, event_id LIMIT 1", requestID)
+	ds, err := queryDecisions(ctx, q, sqlFirstDecisionOf, requestID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: promotion %s: %w", requestID, err)
 	}
@@ -86,7 +100,7 @@ func (s *Store) AttestationsFor(ctx context.Context, digest string) ([]ledger.At
 	if err := ledger.CheckDigest("subject digest", digest); err != nil {
 		return nil, err
 	}
-	atts, err := s.attestationsFor(ctx, s.db, digest)
+	atts, err := s.attestationsFor(ctx, writer{s: s}, digest)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: attestations for %s: %w", digest, err)
 	}
@@ -94,7 +108,7 @@ func (s *Store) AttestationsFor(ctx context.Context, digest string) ([]ledger.At
 }
 
 func (s *Store) attestationsFor(ctx context.Context, q querier, digest string) ([]ledger.Attestation, error) {
-	rows, err := q.QueryContext(ctx, attestationColumns+" WHERE subject_digest = ? ORDER BY recorded_ns, envelope_digest", digest)
+	rows, err := q.QueryContext(ctx, sqlAttestationsOf, digest)
 	if err != nil {
 		return nil, err
 	}
@@ -149,8 +163,7 @@ func queryBuilds(ctx context.Context, q querier, query string, args ...any) ([]l
 }
 
 func queryScans(ctx context.Context, q querier, digest string) ([]ledger.Scan, error) {
-	rows, err := q.QueryContext(ctx, `SELECT event_id, digest, image, status, sbom_digest, package_count, detail, scanner,
-		build_event_id, scanned_ns FROM scans WHERE digest = ? ORDER BY scanned_ns, event_id`, digest)
+	rows, err := q.QueryContext(ctx, sqlScansOf, digest)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +241,7 @@ func queryPromotions(ctx context.Context, q querier, query string, args ...any) 
 
 // queryPromotion returns the promotion row, or an error wrapping ledger.ErrNotFound.
 func queryPromotion(ctx context.Context, q querier, requestID string) (*ledger.Promotion, error) {
-	ps, err := queryPromotions(ctx, q, promotionColumns+" WHERE request_id = ?", requestID)
+	ps, err := queryPromotions(ctx, q, sqlPromotion, requestID)
 	if err != nil {
 		return nil, fmt.Errorf("promotion %s: %w", requestID, err)
 	}
@@ -239,9 +252,7 @@ func queryPromotion(ctx context.Context, q querier, requestID string) (*ledger.P
 }
 
 func queryEvents(ctx context.Context, q querier, digest string) ([]ledger.Event, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, type, source, subject_digest, time_ns, nats_subject, stream_seq, trace_id,
-		payload, dlq, dlq_consumer, dlq_reason, dlq_original_id, dlq_original_subject, dlq_original_seq, dlq_attempts,
-		recorded_ns FROM events WHERE subject_digest = ? ORDER BY time_ns, stream_seq, id`, digest)
+	rows, err := q.QueryContext(ctx, sqlEventsOf, digest)
 	if err != nil {
 		return nil, err
 	}
