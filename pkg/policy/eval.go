@@ -22,6 +22,10 @@ type Input struct {
 	// should be a trusted time (when the ledger recorded the envelope): it dates the
 	// evidence for maxAge and bounds the times statements claim.
 	Attestations []*verify.Result
+	// Contents optionally holds, by envelope digest, the content of attestations as
+	// ReadContent read it, so that Evaluate does not read it again; Evaluate reads those
+	// it lacks (or that were read from another attestation) itself.
+	Contents map[string]*Content
 	// Now is the time of the decision; zero means time.Now(). Waivers, VEX documents
 	// and maxAge are judged at Now, and conditions read it as `now`.
 	Now time.Time
@@ -280,7 +284,11 @@ func (e *evaluation) requirement(ctx context.Context, r *requirement) Requiremen
 		}
 		ev := e.evidence[i]
 		if ev == nil {
-			ev = e.p.prepare(a, e.in.Digest, e.now)
+			c := e.in.Contents[a.EnvelopeDigest]
+			if !c.usableFor(a) {
+				c = ReadContent(a)
+			}
+			ev = e.p.prepare(a, c, e.in.Digest, e.now)
 			e.evidence[i] = ev
 		}
 		if ev.unusable != "" {

@@ -3,6 +3,8 @@ package policy_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -172,6 +174,31 @@ func policyDoc(predicateType, condition, extra, spec string) string {
 	return doc + extra
 }
 
+// evalAt evaluates atts three ways, which must agree (it panics otherwise): as they are;
+// with their contents read beforehand (policy.ReadContent, as the gate hands them over);
+// and with contents filed under the wrong envelopes, which Evaluate must not use.
 func evalAt(p *policy.Policy, digest string, at time.Time, atts ...*verify.Result) policy.Decision {
-	return p.Evaluate(context.Background(), policy.Input{Digest: digest, Destination: "r.example/x", Attestations: atts, Now: at})
+	in := policy.Input{Digest: digest, Destination: "r.example/x", Attestations: atts, Now: at}
+	d := p.Evaluate(context.Background(), in)
+	in.Contents = map[string]*policy.Content{}
+	for _, a := range atts {
+		if a != nil {
+			in.Contents[a.EnvelopeDigest] = policy.ReadContent(a)
+		}
+	}
+	if pre := p.Evaluate(context.Background(), in); !reflect.DeepEqual(pre, d) {
+		panic(fmt.Sprintf("contents read beforehand changed the decision:\n%+v\nwithout them:\n%+v", pre, d))
+	}
+	if len(atts) > 1 && atts[0] != nil && atts[1] != nil {
+		in.Contents = map[string]*policy.Content{}
+		for i, a := range atts {
+			if a != nil {
+				in.Contents[atts[(i+1)%len(atts)].EnvelopeDigest] = policy.ReadContent(a)
+			}
+		}
+		if wrong := p.Evaluate(context.Background(), in); !reflect.DeepEqual(wrong, d) {
+			panic(fmt.Sprintf("contents of other envelopes changed the decision:\n%+v\nwithout them:\n%+v", wrong, d))
+		}
+	}
+	return d
 }

@@ -45,7 +45,7 @@ func checkJSON(what string, doc []byte, rule keyRule) error {
 	if len(bytes.TrimLeft(doc, " \t\r\n")) == 0 {
 		return fmt.Errorf("%s is empty", what)
 	}
-	dec := jsontext.NewDecoder(bytes.NewReader(doc))
+	dec := jsontext.NewDecoder(bytes.NewBuffer(doc)) // a bytes.Buffer is read in place
 	// names[d] is the last key read in the object at depth d (for rules and errors).
 	var names [ruleDepth + 1]string
 	for {

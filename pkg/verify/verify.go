@@ -338,7 +338,7 @@ func parseStatementHeader(payload []byte) (*intoto.Statement, []byte, error) {
 // "predicate" member, and that member's value when it is an object (nil when it is
 // absent or null). Any other predicate is an error, as it is to protojson.
 func splitPredicate(doc []byte) (header, pred []byte, err error) {
-	dec := jsontext.NewDecoder(bytes.NewReader(doc))
+	dec := jsontext.NewDecoder(bytes.NewBuffer(doc)) // a bytes.Buffer is read in place
 	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
 		return nil, nil, errors.New("a statement is a JSON object")
 	}

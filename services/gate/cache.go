@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/custody-dev/custody/pkg/policy"
 	"github.com/custody-dev/custody/pkg/verify"
 )
 
@@ -14,7 +15,8 @@ import (
 // trusted key set: changing trust means a new Service, which starts empty).
 //
 //   - checked: the outcome of verifying one envelope for one subject digest at one
-//     recorded time. Envelopes are content-addressed and immutable, so the outcome
+//     recorded time, with its content as the policy reads it (policy.ReadContent, which
+//     no policy changes). Envelopes are content-addressed and immutable, so the outcome
 //     depends only on this key and the trusted keys.
 //   - decisions: a final decision keyed by (subject digest, policy digest,
 //     attestation-set digest), where the attestation-set digest covers every envelope the
@@ -29,7 +31,9 @@ type checkKey struct {
 }
 
 type checked struct {
-	res      *verify.Result
+	res *verify.Result
+	// content is res's content as the policy reads it, read beside the verification.
+	content  *policy.Content
 	rejected string
 }
 

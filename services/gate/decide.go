@@ -148,7 +148,7 @@ func (s *Service) decide(ctx context.Context, eventSubject string, req *eventsv1
 		}
 		ectx, cancel := context.WithTimeout(ctx, s.o.timeout)
 		ev.check(ectx, s, digest, envs)
-		d := pol.Evaluate(ectx, policy.Input{Digest: digest, Destination: repo.Name(), Attestations: ev.results(), Now: s.o.now()})
+		d := pol.Evaluate(ectx, policy.Input{Digest: digest, Destination: repo.Name(), Attestations: ev.results(), Contents: ev.contents, Now: s.o.now()})
 		timedOut := ectx.Err() != nil && ctx.Err() == nil
 		cancel()
 		out := outcome{Decision: d, recorded: ev.recordedTimes(d.AttestationDigests)}
@@ -189,6 +189,7 @@ func (s *Service) decide(ctx context.Context, eventSubject string, req *eventsv1
 // evidenceSet is what one decision has learned about the image's envelopes.
 type evidenceSet struct {
 	verified map[string]*verify.Result
+	contents map[string]*policy.Content
 	// rejected maps envelopes that failed verification to why; they are not retried.
 	rejected map[string]string
 	// lookup is the latest problem finding or fetching evidence, which may clear.
@@ -200,7 +201,7 @@ type evidenceSet struct {
 
 func newEvidenceSet() *evidenceSet {
 	return &evidenceSet{
-		verified: map[string]*verify.Result{}, rejected: map[string]string{},
+		verified: map[string]*verify.Result{}, contents: map[string]*policy.Content{}, rejected: map[string]string{},
 		lookup: map[string]string{}, recorded: map[string]time.Time{},
 	}
 }
@@ -308,7 +309,9 @@ func (e *evidenceSet) check(ctx context.Context, s *Service, digest string, envs
 			res, err := s.verifier.Verify(ctx, data, digest, verify.SignedAt(w.env.RecordedAt))
 			switch {
 			case err == nil:
-				w.c = checked{res: res}
+				// Read the content here too, concurrently with the other envelopes,
+				// rather than in the policy's evaluation, one after another.
+				w.c = checked{res: res, content: policy.ReadContent(res)}
 			case ctx.Err() != nil:
 				w.drop = true
 			default:
@@ -340,6 +343,7 @@ const checkConcurrency = 4
 func (e *evidenceSet) take(d string, recordedAt time.Time, c checked) {
 	if c.res != nil {
 		e.verified[d] = c.res
+		e.contents[d] = c.content
 		e.recorded[d] = recordedAt
 		return
 	}
