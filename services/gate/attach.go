@@ -31,12 +31,13 @@ const AttachConsumerName = "gate-attach"
 // read-modify-write of each image's .att manifest, so two batches must not write one
 // image at once; within a batch, images are written in parallel.
 func (s *Service) attachSpec() events.ConsumerSpec {
-	return events.ConsumerSpec{Name: AttachConsumerName, Type: events.TypePromotionDecided, Concurrency: 1, MaxBatch: 128}
+	return events.ConsumerSpec{Name: AttachConsumerName, Type: events.TypePromotionDecided, Concurrency: 1, MaxBatch: 1024}
 }
 
 // pendingVSA is one VSA to attach and the message that asked for it.
 type pendingVSA struct {
 	index    int
+	ref      string
 	envelope []byte
 }
 
@@ -63,20 +64,12 @@ func (s *Service) attachVSAs(ctx context.Context, msgs []*events.Message) []erro
 			errs[i] = events.Permanent(fmt.Errorf("decision for request %.80q: image %.200q is not pinned by the decision's digest", d.GetRequestId(), d.GetImage()))
 			continue
 		}
-		env, err := s.blobs.Get(ctx, ref)
-		switch {
-		case errors.Is(err, blob.ErrCorrupt):
-			errs[i] = events.Permanent(fmt.Errorf("VSA %s: %w", ref, err))
-			continue
-		case err != nil:
-			errs[i] = fmt.Errorf("fetch VSA %s: %w", ref, err)
+		env, err := s.ownVSA(ctx, ref, d.GetDigest())
+		if err != nil {
+			errs[i] = fmt.Errorf("VSA %s of request %.80q: %w", ref, d.GetRequestId(), err)
 			continue
 		}
-		if _, err := s.own.Verify(ctx, env, d.GetDigest()); err != nil {
-			errs[i] = events.Permanent(fmt.Errorf("VSA %s of request %.80q is not signed by this gate's key: %w", ref, d.GetRequestId(), err))
-			continue
-		}
-		byImage[img.String()] = append(byImage[img.String()], pendingVSA{index: i, envelope: env})
+		byImage[img.String()] = append(byImage[img.String()], pendingVSA{index: i, ref: ref, envelope: env})
 		images[img.String()] = img
 	}
 	var wg sync.WaitGroup
@@ -104,11 +97,46 @@ func (s *Service) attachVSAs(ctx context.Context, msgs []*events.Message) []erro
 			}
 			for _, v := range vsas {
 				errs[v.index] = err
+				if err == nil {
+					s.signed.Remove(v.ref)
+				}
 			}
 		}()
 	}
 	wg.Wait()
 	return errs
+}
+
+// signedVSA is a VSA this process signed, kept until it is attached.
+type signedVSA struct {
+	envelope []byte
+	subject  string // the image digest it is about
+}
+
+// signedVSAs bounds the VSAs kept in memory for the attach consumer (a few KiB each,
+// dropped once attached); beyond them, or after a restart, it reads them back from the
+// blob store and verifies them.
+const signedVSAs = 2048
+
+// ownVSA returns the envelope ref names if it is a VSA this gate signed about digest:
+// from memory when this process signed it (it never left the process's hands), else
+// from the blob store, verified against the gate's key. A VSA that is not the gate's
+// (or not about digest) is a permanent error.
+func (s *Service) ownVSA(ctx context.Context, ref, digest string) ([]byte, error) {
+	if v, ok := s.signed.Get(ref); ok && v.subject == digest {
+		return v.envelope, nil
+	}
+	env, err := s.blobs.Get(ctx, ref)
+	switch {
+	case errors.Is(err, blob.ErrCorrupt):
+		return nil, events.Permanent(err)
+	case err != nil:
+		return nil, fmt.Errorf("fetch: %w", err)
+	}
+	if _, err := s.own.Verify(ctx, env, digest); err != nil {
+		return nil, events.Permanent(fmt.Errorf("not signed by this gate's key about %s: %w", digest, err))
+	}
+	return env, nil
 }
 
 // attachmentRef is where a VSA about image is attached: the image's .att tag.

@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -130,5 +131,89 @@ func TestAttachVSAsOneWritePerImage(t *testing.T) {
 	_ = s.attachVSAs(ctx, msgs[:8])
 	if atts, _ := oci.ReadAttachments(ctx, a); len(atts) != 5 {
 		t.Errorf("after a redelivery %s has %d attachments, want 5", a, len(atts))
+	}
+}
+
+// A VSA this process signed is attached from memory (no blob-store read, no second
+// verification) and forgotten once attached; memory never vouches for it about another
+// image, and a VSA not in memory is still read back and verified.
+func TestAttachVSAsSignedHere(t *testing.T) {
+	ctx := context.Background()
+	env := eventstest.New(t)
+	blobs, err := blob.Open(ctx, env.JS, env.Bucket, blob.WithMemoryStorage())
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := ocitest.New(t)
+	a := ocitest.PushRandomImage(t, host+"/staging/a")
+	b := ocitest.PushRandomImage(t, host+"/staging/b")
+	decider := signingtest.New(t)
+	pol, err := policy.Parse([]byte(policy.DefaultDevPolicyYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := policy.NewSet(pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(env.Bus(t), blobs, &listEvidence{}, &verify.Verifier{}, set, decider, WithRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	vsa := func(img name.Digest, n int) []byte {
+		t.Helper()
+		stmt, err := attestation.VSA(attestation.VSAInput{
+			VerifierID: VerifierID, Image: img.String(), Digest: img.DigestStr(), TimeVerified: time.Now().UTC(),
+			PolicyURI: "urn:custody:policy:p", PolicyDigest: "sha256:" + strings.Repeat("0", 64), Passed: true,
+			Decision: attestation.VSADecision{RequestID: fmt.Sprint("r-", n), Destination: "reg.example/prod/app", PolicyName: "p"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		envl, err := decider.Sign(ctx, signing.PayloadTypeInToto, stmt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return envl
+	}
+	message := func(img name.Digest, ref string, n int) *events.Message {
+		t.Helper()
+		data, err := proto.Marshal(&eventsv1.PromotionDecided{
+			RequestId: fmt.Sprint("r-", n), Image: img.String(), Digest: img.DigestStr(), Decision: eventsv1.Decision_DECISION_ALLOWED,
+			Vsa: &eventsv1.BlobRef{Digest: ref, MediaType: attestation.MediaTypeDSSE},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &events.Message{ID: fmt.Sprint("ev-", n), Type: events.TypePromotionDecided, Subject: img.DigestStr(), Data: data}
+	}
+
+	// Signed here and about a, never put in the blob store: only memory can supply it.
+	mine := vsa(a, 1)
+	ref := blob.Digest(mine)
+	s.signed.Add(ref, signedVSA{envelope: mine, subject: a.DigestStr()})
+	// A forged decision naming that VSA for image b: memory does not vouch for it there,
+	// and the blob store does not have it.
+	errs := s.attachVSAs(ctx, []*events.Message{message(b, ref, 2)})
+	if errs[0] == nil {
+		t.Fatal("a VSA about a was attached to b")
+	}
+	if atts, _ := oci.ReadAttachments(ctx, b); len(atts) != 0 {
+		t.Fatalf("b has %d attachments, want none", len(atts))
+	}
+	if errs := s.attachVSAs(ctx, []*events.Message{message(a, ref, 1)}); errs[0] != nil {
+		t.Fatalf("attach the VSA signed here: %v", errs[0])
+	}
+	if atts, err := oci.ReadAttachments(ctx, a); err != nil || len(atts) != 1 || !bytes.Equal(atts[0].Envelope, mine) {
+		t.Fatalf("a has %d attachments (%v), want the VSA signed here", len(atts), err)
+	}
+	if _, ok := s.signed.Get(ref); ok {
+		t.Error("the VSA is still kept in memory after it was attached")
+	}
+	// Once forgotten, a redelivery reads the blob store, which does not have it: retried,
+	// not attached again and not refused for good.
+	errs = s.attachVSAs(ctx, []*events.Message{message(a, ref, 1)})
+	if errs[0] == nil || errors.Is(errs[0], events.ErrPermanent) {
+		t.Fatalf("redelivery of a VSA neither in memory nor stored: %v, want a retryable error", errs[0])
 	}
 }

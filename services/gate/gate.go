@@ -81,8 +81,10 @@ type Service struct {
 	checked   *lru.Cache[checkKey, checked]
 	decisions *lru.Cache[decisionKey, cachedDecision]
 
-	// own verifies the gate's own VSAs before the attach consumer attaches them.
-	own *verify.Verifier
+	// own verifies the gate's own VSAs before the attach consumer attaches them, unless
+	// signed holds them (signed by this process, not yet attached).
+	own    *verify.Verifier
+	signed *lru.Cache[string, signedVSA]
 
 	mu       sync.Mutex
 	consumer *events.Consumer
@@ -247,7 +249,21 @@ func New(bus *events.Bus, blobs *blob.Store, evidence Evidence, verifier *verify
 	if err != nil {
 		return nil, fmt.Errorf("gate: decision key: %w", err)
 	}
+	if o.attach {
+		// One registry client for every attachment: a new one asks the registry for its
+		// authentication scheme (GET /v2/) before its first request.
+		puller, err := remote.NewPuller(o.remote...)
+		if err != nil {
+			return nil, fmt.Errorf("gate: registry client: %w", err)
+		}
+		pusher, err := remote.NewPusher(o.remote...)
+		if err != nil {
+			return nil, fmt.Errorf("gate: registry client: %w", err)
+		}
+		o.remote = append(o.remote[:len(o.remote):len(o.remote)], remote.Reuse(puller), remote.Reuse(pusher))
+	}
 	s := &Service{bus: bus, blobs: blobs, evidence: evidence, verifier: verifier, policies: policies, signer: signer, o: o, own: own}
+	s.signed, _ = lru.New[string, signedVSA](signedVSAs)
 	if o.cacheSize > 0 {
 		s.checked, _ = lru.New[checkKey, checked](o.cacheSize)
 		s.decisions, _ = lru.New[decisionKey, cachedDecision](o.cacheSize)

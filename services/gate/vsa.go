@@ -56,6 +56,7 @@ func (s *Service) signDecision(ctx context.Context, req *eventsv1.PromotionReque
 	}
 	attachment := ""
 	if s.o.attach {
+		s.signed.Add(ref.Digest, signedVSA{envelope: env, subject: req.GetDigest()})
 		// Attached by the attach consumer once the decision is published (attach.go).
 		attachment = attachmentRef(req.GetImage())
 	}
