@@ -161,6 +161,9 @@ func (s *Store) Get(ctx context.Context, digest string) ([]byte, error) {
 	if !ValidDigest(digest) {
 		return nil, fmt.Errorf("blob: %q is not a sha256:<hex> digest", digest)
 	}
+	if data, ok := s.getDirect(ctx, digest); ok {
+		return data, nil
+	}
 	info, err := s.info(ctx, key(digest))
 	switch {
 	case errors.Is(err, jetstream.ErrObjectNotFound):

@@ -158,3 +158,42 @@ func TestGetRefusesBrokenObjects(t *testing.T) {
 		t.Errorf("Get(stored again) = %q, %v", got, err)
 	}
 }
+
+// A document this store wrote is read with one request (a direct get of its chunk);
+// one another client wrote costs three (that get finding nothing, then the metadata,
+// then the chunk), and both read the same bytes.
+func TestGetReadsOwnDocumentsInOneRequest(t *testing.T) {
+	env := eventstest.New(t)
+	ctx := context.Background()
+	s, err := blob.Open(ctx, env.JS, env.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os, err := env.JS.ObjectStore(ctx, env.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, theirs := []byte(`{"mine":true}`), []byte(`{"theirs":true}`)
+	ref, err := s.Put(ctx, "application/json", mine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := blob.Digest(theirs)
+	if _, err := os.PutBytes(ctx, "sha256-"+other[len("sha256:"):], theirs); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		digest   string
+		want     []byte
+		requests uint64
+	}{{ref.Digest, mine, 1}, {other, theirs, 3}} {
+		before := env.NC.Stats().OutMsgs
+		got, err := s.Get(ctx, c.digest)
+		if err != nil || !bytes.Equal(got, c.want) {
+			t.Fatalf("Get(%s) = %q, %v; want %q", c.digest, got, err, c.want)
+		}
+		if n := env.NC.Stats().OutMsgs - before; n != c.requests {
+			t.Errorf("Get(%q) sent %d requests, want %d", c.want, n, c.requests)
+		}
+	}
+}

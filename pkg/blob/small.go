@@ -10,14 +10,14 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nuid"
 )
 
 // Documents are mostly far smaller than one chunk (a DSSE envelope is a few KiB), and
 // the object store's own reader follows each object with an ordered consumer that the
-// server creates and deletes for every read. Here an object of one chunk is read with
-// two direct message gets (its metadata, then its chunk) and written with two
-// publishes, in the object store's own layout (NATS ADR-20: chunks on
+// server creates and deletes for every read. Here an object of one chunk is written
+// with two publishes, its chunk under an id derived from its name, and read with one
+// direct message get of that chunk (two, metadata first, for objects other clients
+// wrote), in the object store's own layout (NATS ADR-20: chunks on
 // $O.<bucket>.C.<nuid>, metadata rolled up on $O.<bucket>.M.<base64url(name)>), so that
 // any object store client reads what this one writes and the other way round.
 
@@ -84,7 +84,7 @@ func (s *Store) getSmall(ctx context.Context, info *jetstream.ObjectInfo) ([]byt
 // metadata that makes it visible, both awaited; then, as the object store does, it
 // purges the chunks of the object the name held before, if any.
 func (s *Store) putSmall(ctx context.Context, name, mediaType string, data []byte, prev *jetstream.ObjectInfo) error {
-	id := nuid.Next()
+	id := smallChunkID(name)
 	info := jetstream.ObjectInfo{
 		ObjectMeta: jetstream.ObjectMeta{
 			Name:    name,
@@ -127,10 +127,34 @@ func (s *Store) putSmall(ctx context.Context, name, mediaType string, data []byt
 		_ = s.stream.Purge(ctx, jetstream.WithPurgeSubject(fmt.Sprintf(chunkSubjTmpl, s.bucket, id)))
 		return fmt.Errorf("write metadata: %w", err)
 	}
-	if prev != nil && !prev.Deleted && prev.NUID != "" {
+	switch {
+	case prev == nil || prev.NUID == "":
+	case prev.NUID == id:
+		// The same chunk subject: drop the older chunks, keep the one just written.
+		_ = s.stream.Purge(ctx, jetstream.WithPurgeSubject(fmt.Sprintf(chunkSubjTmpl, s.bucket, id)), jetstream.WithPurgeKeep(1))
+	case !prev.Deleted:
 		_ = s.stream.Purge(ctx, jetstream.WithPurgeSubject(fmt.Sprintf(chunkSubjTmpl, s.bucket, prev.NUID)))
 	}
 	return nil
+}
+
+// smallChunkID is the chunk id (the object store's "nuid") this store gives an object
+// of one chunk: the object's name, itself a subject token (sha256-<hex>), so that Get
+// can read the chunk of a document directly, without reading its metadata first. The
+// object store client reads the id from the metadata, whatever it is.
+func smallChunkID(name string) string { return name }
+
+// getDirect reads the chunk a small object written by this store has under its
+// name: one direct get instead of two. It returns false whenever that does not yield
+// exactly the bytes of digest (an object another client wrote, one of several chunks,
+// one missing, damaged or over the limit), and Get then reads the metadata first and
+// says what is wrong. A deleted object's chunk is purged when it is deleted.
+func (s *Store) getDirect(ctx context.Context, digest string) ([]byte, bool) {
+	m, err := s.stream.GetLastMsgForSubject(ctx, fmt.Sprintf(chunkSubjTmpl, s.bucket, smallChunkID(key(digest))))
+	if err != nil || len(m.Data) == 0 || int64(len(m.Data)) > s.maxSize || Digest(m.Data) != digest {
+		return nil, false
+	}
+	return m.Data, true
 }
 
 // objectDigest is the object store's digest header value: SHA-256=<base64url>.
