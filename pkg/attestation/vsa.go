@@ -148,41 +148,43 @@ func VSA(in VSAInput) ([]byte, error) {
 	if in.Passed {
 		result, levels = VSAPassed, append([]string{}, in.VerifiedLevels...)
 	}
-	p := &vsapb.VerificationSummary{
-		Verifier:           &vsapb.VerificationSummary_Verifier{Id: in.VerifierID},
-		TimeVerified:       timestamppb.New(in.TimeVerified),
-		ResourceUri:        in.Image,
-		Policy:             &vsapb.VerificationSummary_Policy{Uri: in.PolicyURI},
-		VerificationResult: result,
-		VerifiedLevels:     levels,
+	// The predicate as the in-toto VSA binding's JSON form has it (protojson leaves out
+	// empty strings and lists), plus verifiedLevels even when empty and Custody's
+	// decision record, built as maps so that one encoding sorts every key.
+	verifier := map[string]any{}
+	if in.VerifierID != "" {
+		verifier["id"] = in.VerifierID
+	}
+	if len(in.VerifierVersion) > 0 {
+		verifier["version"] = in.VerifierVersion
+	}
+	pol := map[string]any{}
+	if in.PolicyURI != "" {
+		pol["uri"] = in.PolicyURI
 	}
 	if in.PolicyDigest != "" {
-		p.Policy.Digest = map[string]string{"sha256": strings.TrimPrefix(in.PolicyDigest, "sha256:")}
+		pol["digest"] = map[string]string{"sha256": strings.TrimPrefix(in.PolicyDigest, "sha256:")}
 	}
-	for _, d := range in.InputAttestations {
-		p.InputAttestations = append(p.InputAttestations, &vsapb.VerificationSummary_InputAttestation{
-			Digest: map[string]string{"sha256": strings.TrimPrefix(d, "sha256:")},
-		})
+	pred := map[string]any{
+		"verifier":           verifier,
+		"timeVerified":       protoTime(in.TimeVerified),
+		"policy":             pol,
+		"verificationResult": result,
+		"verifiedLevels":     levels,
+		VSADecisionField:     decisionMap(in.Decision),
 	}
-	raw, err := protojson.Marshal(p)
-	if err != nil {
-		return nil, fmt.Errorf("vsa: encode: %w", err)
+	if in.Image != "" {
+		pred["resourceUri"] = in.Image
 	}
-	var pred map[string]any
-	if err := json.Unmarshal(raw, &pred); err != nil {
-		return nil, fmt.Errorf("vsa: encode: %w", err)
+	if len(in.InputAttestations) > 0 {
+		inputs := make([]any, len(in.InputAttestations))
+		for i, d := range in.InputAttestations {
+			inputs[i] = map[string]any{"digest": map[string]string{"sha256": strings.TrimPrefix(d, "sha256:")}}
+		}
+		pred["inputAttestations"] = inputs
 	}
-	// Required even when empty, which protojson leaves out.
-	pred["verifiedLevels"] = levels
-	if len(in.VerifierVersion) > 0 {
-		pred["verifier"].(map[string]any)["version"] = in.VerifierVersion
-	}
-	pred[VSADecisionField] = decisionJSON(in.Decision)
 	predJSON, err := json.Marshal(pred)
 	if err != nil {
-		return nil, fmt.Errorf("vsa: encode: %w", err)
-	}
-	if predJSON, err = canonical(predJSON); err != nil {
 		return nil, fmt.Errorf("vsa: encode: %w", err)
 	}
 	out, err := marshalStatement(subject{Name: name, Digest: map[string]string{"sha256": hexDigest}}, PredicateVSAV1, predJSON)
@@ -195,21 +197,54 @@ func VSA(in VSAInput) ([]byte, error) {
 	return out, nil
 }
 
-func decisionJSON(d VSADecision) vsaDecisionJSON {
-	out := vsaDecisionJSON{
-		RequestID: d.RequestID, Destination: d.Destination, PolicyName: d.PolicyName, Reasons: d.Reasons,
-	}
-	for _, r := range d.Requirements {
-		out.Requirements = append(out.Requirements, vsaRequirementJSON(r))
-	}
-	if len(d.RecordedAt) > 0 {
-		out.RecordedAt = map[string]string{}
-		for k, t := range d.RecordedAt {
-			out.RecordedAt[k] = t.UTC().Format(time.RFC3339Nano)
+// protoTime writes t as protojson writes a Timestamp: UTC, with 0, 3, 6 or 9
+// fractional digits. checkVSA has made sure it is in the Timestamp's range.
+func protoTime(t time.Time) string {
+	x := t.UTC().Format("2006-01-02T15:04:05.000000000")
+	x = strings.TrimSuffix(x, "000")
+	x = strings.TrimSuffix(x, "000")
+	x = strings.TrimSuffix(x, ".000")
+	return x + "Z"
+}
+
+// decisionMap is Custody's decision record as a JSON object: the fields of
+// vsaDecisionJSON, empty ones left out.
+func decisionMap(d VSADecision) map[string]any {
+	m := map[string]any{}
+	for k, v := range map[string]string{"requestId": d.RequestID, "destination": d.Destination, "policyName": d.PolicyName} {
+		if v != "" {
+			m[k] = v
 		}
 	}
-	return out
+	if len(d.Reasons) > 0 {
+		m["reasons"] = d.Reasons
+	}
+	if len(d.Requirements) > 0 {
+		reqs := make([]any, len(d.Requirements))
+		for i, r := range d.Requirements {
+			rm := map[string]any{"name": r.Name, "status": r.Status, "required": r.Required}
+			for k, v := range map[string]string{"predicateType": r.PredicateType, "code": r.Code, "reason": r.Reason, "attestationDigest": r.AttestationDigest} {
+				if v != "" {
+					rm[k] = v
+				}
+			}
+			if len(r.KeyIDs) > 0 {
+				rm["keyIds"] = r.KeyIDs
+			}
+			reqs[i] = rm
+		}
+		m["requirements"] = reqs
+	}
+	if len(d.RecordedAt) > 0 {
+		at := make(map[string]string, len(d.RecordedAt))
+		for k, t := range d.RecordedAt {
+			at[k] = t.UTC().Format(time.RFC3339Nano)
+		}
+		m["recordedAt"] = at
+	}
+	return m
 }
+
 
 // ParseVSA reads a VSA statement as VSA makes it, strictly: the statement passes
 // verify.ParseStatement (no duplicate keys, valid UTF-8, bounded nesting), has exactly
