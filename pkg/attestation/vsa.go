@@ -245,7 +245,6 @@ func decisionMap(d VSADecision) map[string]any {
 	return m
 }
 
-
 // ParseVSA reads a VSA statement as VSA makes it, strictly: the statement passes
 // verify.ParseStatement (no duplicate keys, valid UTF-8, bounded nesting), has exactly
 // one subject with a sha256 digest and the VSA v1 predicate type, the predicate decodes
