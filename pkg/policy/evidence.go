@@ -89,31 +89,30 @@ func (p *Policy) prepare(a *verify.Result, c *Content, digest string, now time.T
 	case PredicateSecretsV1:
 		facts[VarSecrets] = nonNil(c.secrets)
 	}
-	times := c.times
 	ev.evidenceTime = a.SignedAt
-	for _, c := range times {
-		if !a.SignedAt.IsZero() && c.t.After(a.SignedAt.Add(ClockSkew)) {
+	for _, claim := range c.times {
+		if !a.SignedAt.IsZero() && claim.t.After(a.SignedAt.Add(ClockSkew)) {
 			ev.unusable = fmt.Sprintf("%s claims %s %s, after its signing time %s (more than %s of clock skew)",
-				a.EnvelopeDigest, c.field, stamp(c.t), stamp(a.SignedAt), ClockSkew)
+				a.EnvelopeDigest, claim.field, stamp(claim.t), stamp(a.SignedAt), ClockSkew)
 			ev.code = CodeFutureTimestamp
 			return ev
 		}
 	}
-	for _, c := range times {
-		if c.t.After(now.Add(ClockSkew)) && c.t.Add(-ClockSkew).After(ev.usableFrom) {
+	for _, claim := range c.times {
+		if claim.t.After(now.Add(ClockSkew)) && claim.t.Add(-ClockSkew).After(ev.usableFrom) {
 			ev.unusable = fmt.Sprintf("%s claims %s %s, after the evaluation time %s (more than %s of clock skew)",
-				a.EnvelopeDigest, c.field, stamp(c.t), stamp(now), ClockSkew)
+				a.EnvelopeDigest, claim.field, stamp(claim.t), stamp(now), ClockSkew)
 			ev.code = CodeFutureTimestamp
-			ev.usableFrom = c.t.Add(-ClockSkew)
+			ev.usableFrom = claim.t.Add(-ClockSkew)
 		}
 	}
 	if ev.unusable != "" {
 		return ev
 	}
-	if len(times) > 0 {
+	if len(c.times) > 0 {
 		// The evidence time is the earlier of signing and the claim: a statement may say
 		// it is older than its signature, never younger.
-		t := times[0].t
+		t := c.times[0].t
 		if ev.evidenceTime.IsZero() || t.Before(ev.evidenceTime) {
 			ev.evidenceTime = t
 		}

@@ -56,15 +56,7 @@ func TestAttachVSAsOneWritePerImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pol, err := policy.Parse([]byte(policy.DefaultDevPolicyYAML))
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := policy.NewSet(pol)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(env.Bus(t), blobs, &listEvidence{}, v, set, decider, WithRegistry())
+	s, err := New(env.Bus(t), blobs, &listEvidence{}, v, devPolicySet(t), decider, WithRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,30 +65,11 @@ func TestAttachVSAsOneWritePerImage(t *testing.T) {
 	var msgs []*events.Message
 	decision := func(signer *signing.Signer, img name.Digest, image string, n int) {
 		t.Helper()
-		stmt, err := attestation.VSA(attestation.VSAInput{
-			VerifierID: VerifierID, Image: img.String(), Digest: img.DigestStr(), TimeVerified: time.Now().UTC(),
-			PolicyURI: "urn:custody:policy:p", PolicyDigest: "sha256:" + strings.Repeat("0", 64), Passed: true,
-			Decision: attestation.VSADecision{RequestID: fmt.Sprint("r-", n), Destination: "reg.example/prod/app", PolicyName: "p"},
-		})
+		ref, err := blobs.Put(ctx, attestation.MediaTypeDSSE, signedTestVSA(t, signer, img, n))
 		if err != nil {
 			t.Fatal(err)
 		}
-		envl, err := signer.Sign(ctx, signing.PayloadTypeInToto, stmt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ref, err := blobs.Put(ctx, attestation.MediaTypeDSSE, envl)
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := proto.Marshal(&eventsv1.PromotionDecided{
-			RequestId: fmt.Sprint("r-", n), Image: image, Digest: img.DigestStr(), Decision: eventsv1.Decision_DECISION_ALLOWED,
-			Vsa: &eventsv1.BlobRef{Digest: ref.Digest, MediaType: ref.MediaType, Size: ref.Size},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		msgs = append(msgs, &events.Message{ID: fmt.Sprint("ev-", n), Type: events.TypePromotionDecided, Subject: img.DigestStr(), Data: data})
+		msgs = append(msgs, decidedMessage(t, img, image, ref.Digest, n))
 	}
 	for i := range 5 {
 		decision(decider, a, a.String(), i)
@@ -148,48 +121,17 @@ func TestAttachVSAsSignedHere(t *testing.T) {
 	a := ocitest.PushRandomImage(t, host+"/staging/a")
 	b := ocitest.PushRandomImage(t, host+"/staging/b")
 	decider := signingtest.New(t)
-	pol, err := policy.Parse([]byte(policy.DefaultDevPolicyYAML))
+	s, err := New(env.Bus(t), blobs, &listEvidence{}, &verify.Verifier{}, devPolicySet(t), decider, WithRegistry())
 	if err != nil {
 		t.Fatal(err)
-	}
-	set, err := policy.NewSet(pol)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(env.Bus(t), blobs, &listEvidence{}, &verify.Verifier{}, set, decider, WithRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	vsa := func(img name.Digest, n int) []byte {
-		t.Helper()
-		stmt, err := attestation.VSA(attestation.VSAInput{
-			VerifierID: VerifierID, Image: img.String(), Digest: img.DigestStr(), TimeVerified: time.Now().UTC(),
-			PolicyURI: "urn:custody:policy:p", PolicyDigest: "sha256:" + strings.Repeat("0", 64), Passed: true,
-			Decision: attestation.VSADecision{RequestID: fmt.Sprint("r-", n), Destination: "reg.example/prod/app", PolicyName: "p"},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		envl, err := decider.Sign(ctx, signing.PayloadTypeInToto, stmt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return envl
 	}
 	message := func(img name.Digest, ref string, n int) *events.Message {
 		t.Helper()
-		data, err := proto.Marshal(&eventsv1.PromotionDecided{
-			RequestId: fmt.Sprint("r-", n), Image: img.String(), Digest: img.DigestStr(), Decision: eventsv1.Decision_DECISION_ALLOWED,
-			Vsa: &eventsv1.BlobRef{Digest: ref, MediaType: attestation.MediaTypeDSSE},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &events.Message{ID: fmt.Sprint("ev-", n), Type: events.TypePromotionDecided, Subject: img.DigestStr(), Data: data}
+		return decidedMessage(t, img, img.String(), ref, n)
 	}
 
 	// Signed here and about a, never put in the blob store: only memory can supply it.
-	mine := vsa(a, 1)
+	mine := signedTestVSA(t, decider, a, 1)
 	ref := blob.Digest(mine)
 	s.signed.Add(ref, signedVSA{envelope: mine, subject: a.DigestStr()})
 	// A forged decision naming that VSA for image b: memory does not vouch for it there,
@@ -216,4 +158,50 @@ func TestAttachVSAsSignedHere(t *testing.T) {
 	if errs[0] == nil || errors.Is(errs[0], events.ErrPermanent) {
 		t.Fatalf("redelivery of a VSA neither in memory nor stored: %v, want a retryable error", errs[0])
 	}
+}
+
+// devPolicySet is the development default policy as a set.
+func devPolicySet(t *testing.T) *policy.Set {
+	t.Helper()
+	pol, err := policy.Parse([]byte(policy.DefaultDevPolicyYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := policy.NewSet(pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+// signedTestVSA is a passing VSA about img for request r-n, signed by signer.
+func signedTestVSA(t *testing.T, signer *signing.Signer, img name.Digest, n int) []byte {
+	t.Helper()
+	stmt, err := attestation.VSA(attestation.VSAInput{
+		VerifierID: VerifierID, Image: img.String(), Digest: img.DigestStr(), TimeVerified: time.Now().UTC(),
+		PolicyURI: "urn:custody:policy:p", PolicyDigest: "sha256:" + strings.Repeat("0", 64), Passed: true,
+		Decision: attestation.VSADecision{RequestID: fmt.Sprint("r-", n), Destination: "reg.example/prod/app", PolicyName: "p"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := signer.Sign(context.Background(), signing.PayloadTypeInToto, stmt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+// decidedMessage is the promotion.decided event of request r-n about img (named image
+// in the event), allowed with the VSA ref.
+func decidedMessage(t *testing.T, img name.Digest, image, ref string, n int) *events.Message {
+	t.Helper()
+	data, err := proto.Marshal(&eventsv1.PromotionDecided{
+		RequestId: fmt.Sprint("r-", n), Image: image, Digest: img.DigestStr(), Decision: eventsv1.Decision_DECISION_ALLOWED,
+		Vsa: &eventsv1.BlobRef{Digest: ref, MediaType: attestation.MediaTypeDSSE},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &events.Message{ID: fmt.Sprint("ev-", n), Type: events.TypePromotionDecided, Subject: img.DigestStr(), Data: data}
 }
