@@ -48,20 +48,26 @@ func LoadTrustedKeys(files string) ([]verify.TrustedKey, error) {
 	return keys, nil
 }
 
-// RemoteOptions returns the options a service reaches registries with: plain HTTP to the
-// hosts in c.InsecureRegistries, credentials from the Docker config and its credential
-// helpers, and userAgent (when not empty) in front of go-containerregistry's own.
-func (c Common) RemoteOptions(userAgent string) ([]remote.Option, error) {
+// Registry returns the registry client a service shares: plain HTTP to the hosts in
+// c.InsecureRegistries, credentials from the Docker config and its credential helpers,
+// and userAgent (when not empty) in front of go-containerregistry's own.
+func (c Common) Registry(userAgent string) (*oci.Client, error) {
 	insecure, err := oci.ParseHostList(c.InsecureRegistries)
 	if err != nil {
 		return nil, err
 	}
-	opts := []remote.Option{
-		remote.WithTransport(oci.InsecureTransport(insecure, nil)),
-		remote.WithAuthFromKeychain(authn.DefaultKeychain),
+	return oci.NewClient(oci.ClientOptions{
+		Keychain:  authn.DefaultKeychain,
+		Transport: oci.InsecureTransport(insecure, nil),
+		UserAgent: userAgent,
+	})
+}
+
+// RemoteOptions returns the go-containerregistry options of c.Registry(userAgent).
+func (c Common) RemoteOptions(userAgent string) ([]remote.Option, error) {
+	r, err := c.Registry(userAgent)
+	if err != nil {
+		return nil, err
 	}
-	if userAgent != "" {
-		opts = append(opts, remote.WithUserAgent(userAgent))
-	}
-	return opts, nil
+	return r.Options(), nil
 }

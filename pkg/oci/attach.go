@@ -95,6 +95,15 @@ func AttachmentTag(digest string) string {
 // opts configure the registry client (for example remote.WithAuthFromKeychain); any
 // remote.WithContext among them is overridden by ctx.
 func Attach(ctx context.Context, subject name.Digest, atts []Attachment, opts ...remote.Option) (name.Digest, error) {
+	return attach(ctx, subject, atts, opts, func(target subjectTarget) (attachWriter, error) {
+		return remoteWriter{pusher: target.pusher, repo: subject.Context()}, nil
+	})
+}
+
+// attach is Attach, writing through the attachWriter newWriter makes once subject is
+// found; opts make the client that reads.
+func attach(ctx context.Context, subject name.Digest, atts []Attachment, opts []remote.Option,
+	newWriter func(subjectTarget) (attachWriter, error)) (name.Digest, error) {
 	hexDigest, err := pinnedHex(subject)
 	if err != nil {
 		return name.Digest{}, fmt.Errorf("attach to %q: %w", subject.String(), err)
@@ -111,10 +120,13 @@ func Attach(ctx context.Context, subject name.Digest, atts []Attachment, opts ..
 	if err != nil {
 		return name.Digest{}, fmt.Errorf("attach to %s: %w", subject, err)
 	}
-	puller, pusher := target.puller, target.pusher
+	w, err := newWriter(target)
+	if err != nil {
+		return name.Digest{}, fmt.Errorf("attach to %s: %w", subject, err)
+	}
 
 	tag := subject.Context().Tag("sha256-" + hexDigest + ".att")
-	base, existing, current, err := readAttachmentImage(ctx, puller, tag)
+	base, existing, current, err := readAttachmentImage(ctx, target.puller, tag)
 	if err != nil {
 		return name.Digest{}, fmt.Errorf("attach to %s: %w", subject, err)
 	}
@@ -145,6 +157,16 @@ func Attach(ctx context.Context, subject name.Digest, atts []Attachment, opts ..
 		return name.Digest{}, fmt.Errorf("attach to %s: %w: %s would hold %d layers, more than %d",
 			subject, ErrUnexpectedManifest, tag, len(existing), MaxAttachments)
 	}
+	if current != "" {
+		// The config of a manifest this writer wrote need not be fetched back: the
+		// manifest names it by digest, and the writer kept it under that digest.
+		// (ConfigName would fetch the blob to hash it.)
+		if m, err := base.Manifest(); err == nil {
+			if raw, ok := w.config(m.Config.Digest); ok {
+				base = knownConfig{Image: base, raw: raw}
+			}
+		}
+	}
 	img, err := mutate.Append(base, adds...)
 	if err != nil {
 		return name.Digest{}, fmt.Errorf("attach to %s: build manifest: %w", subject, err)
@@ -161,7 +183,7 @@ func Attach(ctx context.Context, subject name.Digest, atts []Attachment, opts ..
 		return name.Digest{}, fmt.Errorf("attach to %s: config: %w", subject, err)
 	}
 	for _, l := range append([]v1.Layer{cfg}, addedLayers(adds)...) {
-		if err := pusher.Upload(ctx, subject.Context(), l); err != nil {
+		if err := w.upload(ctx, l); err != nil {
 			return name.Digest{}, fmt.Errorf("attach to %s: upload to %s: %w", subject, subject.Context(), err)
 		}
 	}
@@ -173,10 +195,28 @@ func Attach(ctx context.Context, subject name.Digest, atts []Attachment, opts ..
 	if err != nil {
 		return name.Digest{}, fmt.Errorf("attach to %s: manifest: %w", subject, err)
 	}
-	if err := pusher.Push(ctx, tag, rawManifest{raw: raw, mediaType: mt}); err != nil {
+	if err := w.putManifest(ctx, tag, raw, mt); err != nil {
 		return name.Digest{}, fmt.Errorf("attach to %s: write %s: %w", subject, tag, err)
 	}
+	if rawCfg, err := img.RawConfigFile(); err == nil {
+		if d, err := img.ConfigName(); err == nil {
+			w.keepConfig(d, rawCfg)
+		}
+	}
 	return subject.Context().Digest(h.String()), nil
+}
+
+// knownConfig is an .att image whose config blob is already known (checked against
+// its digest when it was kept).
+type knownConfig struct {
+	v1.Image
+	raw []byte
+}
+
+func (i knownConfig) RawConfigFile() ([]byte, error) { return i.raw, nil }
+
+func (i knownConfig) ConfigFile() (*v1.ConfigFile, error) {
+	return v1.ParseConfigFile(bytes.NewReader(i.raw))
 }
 
 func addedLayers(adds []mutate.Addendum) []v1.Layer {

@@ -53,12 +53,34 @@ func manifestAt(t *testing.T, subject name.Digest) (*v1.Manifest, string) {
 	return m, desc.Digest.String()
 }
 
-func TestAttachAppendsIdempotently(t *testing.T) {
+// attachFunc is one of the two ways to attach: the package's Attach (through
+// go-containerregistry's writer) and a Client's (its own requests).
+type attachFunc func(context.Context, name.Digest, []oci.Attachment) (name.Digest, error)
+
+// eachAttach runs f once with oci.Attach and once with a new Client's Attach.
+func eachAttach(t *testing.T, f func(t *testing.T, attach attachFunc)) {
+	t.Run("Attach", func(t *testing.T) {
+		f(t, func(ctx context.Context, d name.Digest, atts []oci.Attachment) (name.Digest, error) {
+			return oci.Attach(ctx, d, atts)
+		})
+	})
+	t.Run("Client", func(t *testing.T) {
+		c, err := oci.NewClient(oci.ClientOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(t, c.Attach)
+	})
+}
+
+func TestAttachAppendsIdempotently(t *testing.T) { eachAttach(t, testAttachAppendsIdempotently) }
+
+func testAttachAppendsIdempotently(t *testing.T, attach attachFunc) {
 	ctx := context.Background()
 	host := ocitest.New(t)
 	subject := ocitest.PushRandomImage(t, host+"/team/app")
 
-	first, err := oci.Attach(ctx, subject, []oci.Attachment{att(1, ptProv), att(2, ptSBOM)})
+	first, err := attach(ctx, subject, []oci.Attachment{att(1, ptProv), att(2, ptSBOM)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +89,7 @@ func TestAttachAppendsIdempotently(t *testing.T) {
 		t.Fatalf("after two: %d layers, manifest %s, Attach returned %s", len(m.Layers), d, first)
 	}
 
-	second, err := oci.Attach(ctx, subject, []oci.Attachment{att(3, ptProv)})
+	second, err := attach(ctx, subject, []oci.Attachment{att(3, ptProv)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +99,7 @@ func TestAttachAppendsIdempotently(t *testing.T) {
 	}
 
 	// Re-attaching what is there (alone or with duplicates in one call) changes nothing.
-	again, err := oci.Attach(ctx, subject, []oci.Attachment{att(1, ptProv), att(3, ptProv), att(3, ptProv)})
+	again, err := attach(ctx, subject, []oci.Attachment{att(1, ptProv), att(3, ptProv), att(3, ptProv)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,6 +140,10 @@ func TestAttachAppendsIdempotently(t *testing.T) {
 }
 
 func TestAttachKeepsLayersItDidNotWrite(t *testing.T) {
+	eachAttach(t, testAttachKeepsLayersItDidNotWrite)
+}
+
+func testAttachKeepsLayersItDidNotWrite(t *testing.T, attach attachFunc) {
 	ctx := context.Background()
 	host := ocitest.New(t)
 	subject := ocitest.PushRandomImage(t, host+"/app")
@@ -133,7 +159,7 @@ func TestAttachKeepsLayersItDidNotWrite(t *testing.T) {
 	if err := remote.Write(tag, img); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := oci.Attach(ctx, subject, []oci.Attachment{att(1, ptProv)}); err != nil {
+	if _, err := attach(ctx, subject, []oci.Attachment{att(1, ptProv)}); err != nil {
 		t.Fatal(err)
 	}
 	m, _ := manifestAt(t, subject)
@@ -147,7 +173,9 @@ func TestAttachKeepsLayersItDidNotWrite(t *testing.T) {
 	}
 }
 
-func TestAttachRefuses(t *testing.T) {
+func TestAttachRefuses(t *testing.T) { eachAttach(t, testAttachRefuses) }
+
+func testAttachRefuses(t *testing.T, attach attachFunc) {
 	ctx := context.Background()
 	host := ocitest.New(t)
 	subject := ocitest.PushRandomImage(t, host+"/app")
@@ -180,7 +208,7 @@ func TestAttachRefuses(t *testing.T) {
 		{"tag names an index", idxSubject, []oci.Attachment{att(1, ptProv)}, oci.ErrUnexpectedManifest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := oci.Attach(ctx, tc.subject, tc.atts)
+			_, err := attach(ctx, tc.subject, tc.atts)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Attach = %v, want %v", err, tc.want)
 			}
@@ -260,41 +288,66 @@ func ExampleAttach() {
 }
 
 // Attaching one more envelope costs the same number of registry requests however many
-// are attached already: only the new layer, the config and the manifest are written.
+// are attached already: only the new layer, the config and the manifest are written. A
+// Client does it in fewer requests than go-containerregistry's writer (no existence
+// checks, monolithic uploads, the config it wrote kept), and the image it leaves is
+// whole and consistent: every blob there, the config's diff_ids naming the layers.
 func TestAttachCostDoesNotGrowWithAttachments(t *testing.T) {
-	ctx := context.Background()
-	var requests atomic.Int64
-	h := ocitest.Handler()
-	host := ocitest.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		requests.Add(1)
-		h.ServeHTTP(w, r)
-	}))
-	subject := ocitest.PushRandomImage(t, host+"/team/app")
-	cost := make([]int64, 0, 30)
-	for i := range 30 {
-		before := requests.Load()
-		if _, err := oci.Attach(ctx, subject, []oci.Attachment{att(i, ptProv)}); err != nil {
+	perAttach := map[string]int64{}
+	eachAttach(t, func(t *testing.T, attach attachFunc) {
+		ctx := context.Background()
+		var requests atomic.Int64
+		var configGets atomic.Int64
+		h := ocitest.Handler()
+		host := ocitest.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			requests.Add(1)
+			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
+				configGets.Add(1)
+			}
+			h.ServeHTTP(w, r)
+		}))
+		subject := ocitest.PushRandomImage(t, host+"/team/app")
+		cost := make([]int64, 0, 30)
+		for i := range 30 {
+			before := requests.Load()
+			if _, err := attach(ctx, subject, []oci.Attachment{att(i, ptProv)}); err != nil {
+				t.Fatal(err)
+			}
+			cost = append(cost, requests.Load()-before)
+		}
+		if cost[29] != cost[2] {
+			t.Errorf("requests per attach grew from %d (3rd) to %d (30th): %v", cost[2], cost[29], cost)
+		}
+		perAttach[t.Name()] = cost[29]
+		if strings.HasSuffix(t.Name(), "/Client") && configGets.Load() != 0 {
+			t.Errorf("a Client fetched %d config blobs back: it keeps the ones it wrote", configGets.Load())
+		}
+		t.Logf("requests per attach: %v; config blobs fetched: %d", cost, configGets.Load())
+		m, _ := manifestAt(t, subject)
+		if len(m.Layers) != 30 {
+			t.Fatalf(".att manifest has %d layers, want 30", len(m.Layers))
+		}
+		// Every layer and the config are in the registry: the image reads back whole.
+		got, err := oci.ReadAttachments(ctx, subject)
+		if err != nil || len(got) != 30 {
+			t.Fatalf("ReadAttachments = %d, %v", len(got), err)
+		}
+		img, err := remote.Image(subject.Context().Tag(oci.AttachmentTag(subject.DigestStr())))
+		if err != nil {
 			t.Fatal(err)
 		}
-		cost = append(cost, requests.Load()-before)
-	}
-	if cost[29] != cost[2] {
-		t.Errorf("requests per attach grew from %d (3rd) to %d (30th): %v", cost[2], cost[29], cost)
-	}
-	m, _ := manifestAt(t, subject)
-	if len(m.Layers) != 30 {
-		t.Fatalf(".att manifest has %d layers, want 30", len(m.Layers))
-	}
-	// Every layer and the config are in the registry: the image reads back whole.
-	got, err := oci.ReadAttachments(ctx, subject)
-	if err != nil || len(got) != 30 {
-		t.Fatalf("ReadAttachments = %d, %v", len(got), err)
-	}
-	img, err := remote.Image(subject.Context().Tag(oci.AttachmentTag(subject.DigestStr())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := img.ConfigFile(); err != nil {
-		t.Errorf("config blob: %v", err)
+		cf, err := img.ConfigFile()
+		if err != nil || len(cf.RootFS.DiffIDs) != len(m.Layers) {
+			t.Fatalf("config: %v, %v", cf, err)
+		}
+		for i, l := range m.Layers {
+			if cf.RootFS.DiffIDs[i] != l.Digest {
+				t.Errorf("config diff_id %d is %s, layer %s", i, cf.RootFS.DiffIDs[i], l.Digest)
+			}
+		}
+	})
+	attach, client := perAttach["TestAttachCostDoesNotGrowWithAttachments/Attach"], perAttach["TestAttachCostDoesNotGrowWithAttachments/Client"]
+	if client == 0 || client > 7 || client >= attach {
+		t.Errorf("a Client's attach takes %d requests, the package's %d: want at most 7 (HEAD image, GET .att, POST+PUT per blob, PUT manifest)", client, attach)
 	}
 }

@@ -83,7 +83,7 @@ func (s *Service) attachVSAs(ctx context.Context, msgs []*events.Message) []erro
 			for i, v := range vsas {
 				atts[i] = oci.Attachment{Envelope: v.envelope, PredicateType: attestation.PredicateVSAV1}
 			}
-			_, err := oci.Attach(ctx, images[key], atts, s.o.remote...)
+			_, err := s.o.registry.Attach(ctx, images[key], atts)
 			switch {
 			case errors.Is(err, oci.ErrSubjectNotFound), errors.Is(err, oci.ErrDigestMismatch),
 				errors.Is(err, oci.ErrUnexpectedManifest), errors.Is(err, oci.ErrInvalidAttachment):

@@ -56,7 +56,7 @@ func TestAttachVSAsOneWritePerImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(env.Bus(t), blobs, &listEvidence{}, v, devPolicySet(t), decider, WithRegistry())
+	s, err := New(env.Bus(t), blobs, &listEvidence{}, v, devPolicySet(t), decider, WithRegistry(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestAttachVSAsSignedHere(t *testing.T) {
 	a := ocitest.PushRandomImage(t, host+"/staging/a")
 	b := ocitest.PushRandomImage(t, host+"/staging/b")
 	decider := signingtest.New(t)
-	s, err := New(env.Bus(t), blobs, &listEvidence{}, &verify.Verifier{}, devPolicySet(t), decider, WithRegistry())
+	s, err := New(env.Bus(t), blobs, &listEvidence{}, &verify.Verifier{}, devPolicySet(t), decider, WithRegistry(nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,11 +10,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/custody-dev/custody/pkg/blob"
 	"github.com/custody-dev/custody/pkg/events"
+	"github.com/custody-dev/custody/pkg/oci"
 	"github.com/custody-dev/custody/pkg/policy"
 	"github.com/custody-dev/custody/pkg/signing"
 	"github.com/custody-dev/custody/pkg/verify"
@@ -98,8 +98,7 @@ type options struct {
 	poll        time.Duration
 	concurrency int
 	now         func() time.Time
-	remote      []remote.Option
-	attach      bool
+	registry    *oci.Client // nil: VSAs are not attached to images
 	cacheSize   int
 	cacheTTL    time.Duration
 	timeout     time.Duration
@@ -165,14 +164,19 @@ func WithClock(now func() time.Time) Option {
 }
 
 // WithRegistry makes the gate attach each decision's signed VSA to the image in its
-// registry (cosign's .att layout), with opts for the registry client: its attach
-// consumer (AttachConsumerName) does so once the decision is published, the VSAs of one
-// image together. Without it the VSA is still signed, stored and recorded, and the
-// promoter attaches it at the destination.
-func WithRegistry(opts ...remote.Option) Option {
+// registry (cosign's .att layout) through c (nil: an anonymous client with the default
+// transport): its attach consumer (AttachConsumerName) does so once the decision is
+// published, the VSAs of one image together. Without it the VSA is still signed,
+// stored and recorded, and the promoter attaches it at the destination.
+func WithRegistry(c *oci.Client) Option {
 	return func(o *options) error {
-		o.remote = append(o.remote, opts...)
-		o.attach = true
+		if c == nil {
+			var err error
+			if c, err = oci.NewClient(oci.ClientOptions{}); err != nil {
+				return fmt.Errorf("gate: %w", err)
+			}
+		}
+		o.registry = c
 		return nil
 	}
 }
@@ -249,19 +253,6 @@ func New(bus *events.Bus, blobs *blob.Store, evidence Evidence, verifier *verify
 	if err != nil {
 		return nil, fmt.Errorf("gate: decision key: %w", err)
 	}
-	if o.attach {
-		// One registry client for every attachment: a new one asks the registry for its
-		// authentication scheme (GET /v2/) before its first request.
-		puller, err := remote.NewPuller(o.remote...)
-		if err != nil {
-			return nil, fmt.Errorf("gate: registry client: %w", err)
-		}
-		pusher, err := remote.NewPusher(o.remote...)
-		if err != nil {
-			return nil, fmt.Errorf("gate: registry client: %w", err)
-		}
-		o.remote = append(o.remote[:len(o.remote):len(o.remote)], remote.Reuse(puller), remote.Reuse(pusher))
-	}
 	s := &Service{bus: bus, blobs: blobs, evidence: evidence, verifier: verifier, policies: policies, signer: signer, o: o, own: own}
 	s.signed, _ = lru.New[string, signedVSA](signedVSAs)
 	if o.cacheSize > 0 {
@@ -292,7 +283,7 @@ func (s *Service) Start(ctx context.Context) error {
 	if s.consumer != nil {
 		return errors.New("gate: already started")
 	}
-	if s.o.attach {
+	if s.o.registry != nil {
 		a, err := s.bus.ConsumeBatch(ctx, s.attachSpec(), s.attachVSAs)
 		if err != nil {
 			return fmt.Errorf("gate: %w", err)

@@ -411,7 +411,7 @@ func TestNewValidates(t *testing.T) {
 // Every decision is a SLSA VSA signed with the decision key: stored in the blob store,
 // attached to the image in its registry, and announced for the ledger to record.
 func TestGateSignsDecisionsAsVSA(t *testing.T) {
-	h := newHarness(t, gate.WithEvidenceWait(0), gate.WithRegistry())
+	h := newHarness(t, gate.WithEvidenceWait(0), gate.WithRegistry(nil))
 	host := ocitest.New(t)
 	ctx := context.Background()
 	signed := make(chan *eventsv1.AttestationSigned, 8)

@@ -55,7 +55,7 @@ func (s *Service) signDecision(ctx context.Context, req *eventsv1.PromotionReque
 		return nil, fmt.Errorf("store VSA: %w", err)
 	}
 	attachment := ""
-	if s.o.attach {
+	if s.o.registry != nil {
 		s.signed.Add(ref.Digest, signedVSA{envelope: env, subject: req.GetDigest()})
 		// Attached by the attach consumer once the decision is published (attach.go).
 		attachment = attachmentRef(req.GetImage())

@@ -135,7 +135,7 @@ func newSuite(t *testing.T) *suite {
 
 	g, err := gate.New(bus, blobs, s.evidence, s.evidenceV, set, s.gateKey,
 		gate.WithEvidenceWait(evidenceWait), gate.WithPollInterval(50*time.Millisecond),
-		gate.WithConcurrency(16), gate.WithRegistry())
+		gate.WithConcurrency(16), gate.WithRegistry(nil))
 	if err != nil {
 		t.Fatal(err)
 	}

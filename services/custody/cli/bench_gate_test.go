@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,6 +59,9 @@ const (
 	// gateBenchImagesEnv and gateBenchRequestsEnv set N images and K requests per image.
 	gateBenchImagesEnv   = "CUSTODY_BENCH_GATE_IMAGES"
 	gateBenchRequestsEnv = "CUSTODY_BENCH_GATE_REQUESTS"
+	// gateBenchProfileEnv names a directory for a CPU profile of each gate run alone
+	// (gate-<run>.prof), from the first request published to the last VSA attached.
+	gateBenchProfileEnv = "CUSTODY_BENCH_GATE_PROFILE"
 )
 
 // gateBenchPolicy is the dev default policy (policy.DefaultDevPolicyYAML) with the
@@ -445,8 +449,8 @@ func TestBenchGateVersusCosign(t *testing.T) {
 		opts   []gate.Option
 		images []gateBenchImage
 	}{
-		{label: "cold", opts: []gate.Option{gate.WithRegistry(), gate.WithCache(0, 0)}},
-		{label: "warm", opts: []gate.Option{gate.WithRegistry()}},
+		{label: "cold", opts: []gate.Option{gate.WithRegistry(nil), gate.WithCache(0, 0)}},
+		{label: "warm", opts: []gate.Option{gate.WithRegistry(nil)}},
 		// A breakdown, not a figure: caches off and no attachment of the VSA to the image
 		// (the promoter attaches it at the destination anyway).
 		{label: "cold-noattach", opts: []gate.Option{gate.WithCache(0, 0)}},
@@ -479,7 +483,7 @@ func TestBenchGateVersusCosign(t *testing.T) {
 	for i := range min(n, 5) {
 		warmup = append(warmup, g.addImage(t, len(runs)*n+i, true))
 	}
-	gateBenchRun(ctx, t, g, warmup, 2, "warmup", true, gate.WithRegistry(), gate.WithCache(0, 0))
+	gateBenchRun(ctx, t, g, warmup, 2, "warmup", true, gate.WithRegistry(nil), gate.WithCache(0, 0))
 
 	rates := map[string]float64{}
 	for _, r := range runs {
@@ -628,6 +632,7 @@ func gateBenchRun(ctx context.Context, t *testing.T, g *gateBenchEnv, images []g
 		t.Fatal(err)
 	}
 
+	stopProfile := gateBenchProfile(t, label)
 	start := time.Now()
 	// Requesters publish concurrently, 4 at a time, each waiting for the stream's ack.
 	var wg sync.WaitGroup
@@ -663,6 +668,7 @@ func gateBenchRun(ctx context.Context, t *testing.T, g *gateBenchEnv, images []g
 		gateBenchAwaitAttach(ctx, t, g, label)
 	}
 	elapsed := time.Since(start)
+	stopProfile()
 	if attached {
 		for _, img := range images {
 			atts, err := oci.ReadAttachments(ctx, img.ref)
@@ -681,6 +687,34 @@ func gateBenchRun(ctx context.Context, t *testing.T, g *gateBenchEnv, images []g
 	t.Logf("gate %s: %d decisions (%d images × %d) in %s: %.1f decisions/s (the last decision after %s)",
 		label, total, len(images), k, elapsed.Round(time.Millisecond), rate, decidedIn.Round(time.Millisecond))
 	return rate
+}
+
+// gateBenchProfile starts a CPU profile of one gate run when CUSTODY_BENCH_GATE_PROFILE
+// names a directory, and returns what stops it. The test binary's own -test.cpuprofile
+// must be off then: the runtime keeps one CPU profile at a time.
+func gateBenchProfile(t *testing.T, label string) (stop func()) {
+	t.Helper()
+	dir := os.Getenv(gateBenchProfileEnv)
+	if dir == "" || label == "warmup" {
+		return func() {}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("%s: %v", gateBenchProfileEnv, err)
+	}
+	f, err := os.Create(filepath.Join(dir, "gate-"+label+".prof"))
+	if err != nil {
+		t.Fatalf("%s: %v", gateBenchProfileEnv, err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		t.Fatalf("%s: %v (is -test.cpuprofile on too?)", gateBenchProfileEnv, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			t.Errorf("%s: %v", gateBenchProfileEnv, err)
+		}
+	}
 }
 
 // gateBenchAwaitAttach waits until the gate's attach consumer has nothing pending.

@@ -293,7 +293,7 @@ func (s *devStack) start(ctx context.Context, e env) error {
 		{"gate", func(b *events.Bus) (starter, error) {
 			return gate.New(b, blobs, storeEvidence{store}, verifier, policies, gateSigner,
 				gate.WithLogger(s.log.With("service", "gate")), gate.WithEvidenceWait(c.evidenceWait),
-				gate.WithRegistry())
+				gate.WithRegistry(nil))
 		}},
 		{"promoter", func(b *events.Bus) (starter, error) {
 			return promoter.New(b, blobs, verifier, decisions, promoter.WithPolicies(policies),

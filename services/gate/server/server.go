@@ -75,7 +75,7 @@ func run(ctx context.Context, cfg config, password []byte, log *slog.Logger) err
 	if err != nil {
 		return fmt.Errorf("load decision signing key %s: %w", cfg.keyPath, err)
 	}
-	remoteOpts, err := cfg.RemoteOptions("custody-gate")
+	registry, err := cfg.Registry("custody-gate")
 	if err != nil {
 		return err
 	}
@@ -108,7 +108,7 @@ func run(ctx context.Context, cfg config, password []byte, log *slog.Logger) err
 	}
 	defer conn.Close()
 	svc, err := gate.New(conn.Bus, conn.Blobs, evidence, verifier, policies, signer,
-		gate.WithLogger(log), gate.WithEvidenceWait(cfg.evidenceWait), gate.WithRegistry(remoteOpts...))
+		gate.WithLogger(log), gate.WithEvidenceWait(cfg.evidenceWait), gate.WithRegistry(registry))
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,128 @@
+package oci_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/custody-dev/custody/pkg/oci"
+	"github.com/custody-dev/custody/pkg/oci/ocitest"
+)
+
+// staticKeychain answers every registry with one user and password.
+type staticKeychain struct{ user, pass string }
+
+func (k staticKeychain) Resolve(authn.Resource) (authn.Authenticator, error) {
+	return authn.FromConfig(authn.AuthConfig{Username: k.user, Password: k.pass}), nil
+}
+
+// A Client's own requests carry the credentials its keychain gives, as
+// go-containerregistry's do; without them the registry refuses and nothing is written.
+func TestClientAttachAuthenticates(t *testing.T) {
+	ctx := context.Background()
+	var locked atomic.Bool
+	h := ocitest.Handler()
+	host := ocitest.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); locked.Load() && (!ok || u != "ci" || p != "s3cret") {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"who are you"}]}`, http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	subject := ocitest.PushRandomImage(t, host+"/team/app")
+	locked.Store(true)
+
+	anonymous, err := oci.NewClient(oci.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = anonymous.Attach(ctx, subject, []oci.Attachment{att(1, ptProv)})
+	var terr *transport.Error
+	if !errors.As(err, &terr) || terr.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("anonymous Attach = %v, want the registry's 401", err)
+	}
+
+	client, err := oci.NewClient(oci.ClientOptions{Keychain: staticKeychain{"ci", "s3cret"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if _, err := client.Attach(ctx, subject, []oci.Attachment{att(i, ptProv)}); err != nil {
+			t.Fatalf("Attach %d with credentials: %v", i, err)
+		}
+	}
+	got, err := oci.ReadAttachments(ctx, subject, client.Options()...)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("ReadAttachments = %d, %v; want the two attached with credentials", len(got), err)
+	}
+}
+
+// A Client tries a write step again after a transient failure (here a 503 on the
+// first PUT of each kind), and not after a refusal.
+func TestClientAttachRetries(t *testing.T) {
+	ctx := context.Background()
+	var failBlob, failManifest atomic.Int64
+	var refuse atomic.Bool
+	h := ocitest.Handler()
+	host := ocitest.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			switch {
+			case refuse.Load():
+				http.Error(w, `{"errors":[{"code":"DENIED","message":"read-only"}]}`, http.StatusForbidden)
+				return
+			case strings.Contains(r.URL.Path, "/blobs/uploads/") && failBlob.Add(-1) >= 0,
+				strings.Contains(r.URL.Path, "/manifests/") && failManifest.Add(-1) >= 0:
+				http.Error(w, "busy", http.StatusServiceUnavailable)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	}))
+	subject := ocitest.PushRandomImage(t, host+"/team/app")
+	client, err := oci.NewClient(oci.ClientOptions{Backoff: oci.Backoff{Attempts: 3, Initial: time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failBlob.Store(2)
+	failManifest.Store(2)
+	if _, err := client.Attach(ctx, subject, []oci.Attachment{att(1, ptProv)}); err != nil {
+		t.Fatalf("Attach through two 503s per step: %v", err)
+	}
+	if failBlob.Load() >= 0 || failManifest.Load() >= 0 {
+		t.Fatalf("the 503s were not all met (blob %d, manifest %d left)", failBlob.Load(), failManifest.Load())
+	}
+	got, err := oci.ReadAttachments(ctx, subject)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("ReadAttachments = %d, %v", len(got), err)
+	}
+
+	// Three 503s in a row spend the three tries.
+	failBlob.Store(3)
+	if _, err := client.Attach(ctx, subject, []oci.Attachment{att(2, ptProv)}); err == nil {
+		t.Fatal("Attach succeeded through more 503s than tries")
+	}
+	failBlob.Store(0)
+
+	refuse.Store(true)
+	_, err = client.Attach(ctx, subject, []oci.Attachment{att(3, ptProv)})
+	var terr *transport.Error
+	if !errors.As(err, &terr) || terr.StatusCode != http.StatusForbidden {
+		t.Fatalf("Attach to a registry that refuses = %v, want its 403", err)
+	}
+	refuse.Store(false)
+	if got, _ := oci.ReadAttachments(ctx, subject); len(got) != 1 {
+		t.Fatalf("%d attachments after the failed attaches, want 1", len(got))
+	}
+	if _, err := remote.Head(subject); err != nil {
+		t.Fatal(err)
+	}
+}
