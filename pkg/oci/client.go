@@ -61,6 +61,7 @@ type Client struct {
 
 	mu      sync.Mutex
 	writers map[string]http.RoundTripper // authenticated for push, by repository
+	dial    sync.Mutex                   // one authentication at a time: concurrent attaches share it
 
 	configs *lru.Cache[string, []byte] // .att config blobs by digest, checked
 }
@@ -135,17 +136,25 @@ func (c *Client) Attach(ctx context.Context, subject name.Digest, atts []Attachm
 // writer returns the transport authenticated to push to repo, made once per repository.
 func (c *Client) writer(ctx context.Context, repo name.Repository) (http.RoundTripper, error) {
 	key := repo.Name()
-	c.mu.Lock()
-	rt, ok := c.writers[key]
-	c.mu.Unlock()
-	if ok {
+	cached := func() (http.RoundTripper, bool) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		rt, ok := c.writers[key]
+		return rt, ok
+	}
+	if rt, ok := cached(); ok {
 		return rt, nil
+	}
+	c.dial.Lock()
+	defer c.dial.Unlock()
+	if rt, ok := cached(); ok {
+		return rt, nil // another call authenticated meanwhile
 	}
 	auth, err := authn.Resolve(ctx, c.keychain, repo)
 	if err != nil {
 		return nil, fmt.Errorf("credentials for %s: %w", repo.RegistryStr(), err)
 	}
-	rt, err = transport.NewWithContext(ctx, repo.Registry, auth, c.base, []string{repo.Scope(transport.PushScope)})
+	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, c.base, []string{repo.Scope(transport.PushScope)})
 	if err != nil {
 		return nil, fmt.Errorf("authenticate to %s: %w", repo, err)
 	}

@@ -8,11 +8,11 @@ import (
 	"regexp"
 	"sync"
 
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/custody-dev/custody/pkg/blob"
 	"github.com/custody-dev/custody/pkg/events"
+	"github.com/custody-dev/custody/pkg/oci"
 	"github.com/custody-dev/custody/pkg/signing"
 )
 
@@ -33,9 +33,9 @@ type Service struct {
 	o      options
 	locks  digestLocks
 	refs   referrersCache
-	// registry holds s.o.remote plus a shared puller and pusher, so that every attach
-	// reuses their authenticated transports instead of pinging the registry again.
-	registry []remote.Option
+	// registry is the one client of every attach: it reuses its authenticated
+	// transports instead of pinging the registry again.
+	registry *oci.Client
 
 	mu        sync.Mutex
 	started   bool
@@ -45,7 +45,7 @@ type Service struct {
 
 type options struct {
 	log         *slog.Logger
-	remote      []remote.Option
+	registry    *oci.Client
 	stateBucket string
 	replicas    int
 	concurrency int
@@ -67,11 +67,11 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithRemoteOptions configures the registry client used to attach attestations (for
-// example remote.WithAuthFromKeychain or remote.WithTransport).
-func WithRemoteOptions(opts ...remote.Option) Option {
+// WithRegistry sets the registry client that attaches attestations (credentials,
+// transport); by default an anonymous one with the default transport.
+func WithRegistry(c *oci.Client) Option {
 	return func(o *options) error {
-		o.remote = append(o.remote, opts...)
+		o.registry = c
 		return nil
 	}
 }
@@ -151,15 +151,13 @@ func New(bus *events.Bus, blobs *blob.Store, signer *signing.Signer, opts ...Opt
 	if o.stateBucket == "" {
 		o.stateBucket = bus.Config().Stream + StateBucketSuffix
 	}
-	puller, err := remote.NewPuller(o.remote...)
-	if err != nil {
-		return nil, fmt.Errorf("attestor: registry client: %w", err)
+	reg := o.registry
+	if reg == nil {
+		var err error
+		if reg, err = oci.NewClient(oci.ClientOptions{}); err != nil {
+			return nil, fmt.Errorf("attestor: %w", err)
+		}
 	}
-	pusher, err := remote.NewPusher(o.remote...)
-	if err != nil {
-		return nil, fmt.Errorf("attestor: registry client: %w", err)
-	}
-	reg := append(o.remote[:len(o.remote):len(o.remote)], remote.Reuse(puller), remote.Reuse(pusher))
 	return &Service{bus: bus, blobs: blobs, signer: signer, o: o, registry: reg}, nil
 }
 

@@ -151,7 +151,7 @@ func (s *Service) attest(ctx context.Context, msg *events.Message, subject name.
 		return fmt.Errorf("event %s: %w", msg.ID, err)
 	}
 
-	att, err := oci.Attach(ctx, subject, []oci.Attachment{{Envelope: env, PredicateType: predicateType}}, s.registry...)
+	att, err := s.registry.Attach(ctx, subject, []oci.Attachment{{Envelope: env, PredicateType: predicateType}})
 	switch {
 	case errors.Is(err, oci.ErrInvalidAttachment), errors.Is(err, oci.ErrNotPinned), errors.Is(err, oci.ErrUnexpectedManifest):
 		return events.Permanent(fmt.Errorf("event %s: %w", msg.ID, err))

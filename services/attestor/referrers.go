@@ -47,7 +47,7 @@ func (s *Service) supportsReferrers(ctx context.Context, repo name.Repository) (
 	if known {
 		return ok, nil
 	}
-	ok, err := oci.SupportsReferrers(ctx, repo, s.registry...)
+	ok, err := oci.SupportsReferrers(ctx, repo, s.registry.Options()...)
 	if err != nil {
 		return false, err
 	}
@@ -81,7 +81,7 @@ func (s *Service) attachBundle(ctx context.Context, msg *events.Message, subject
 		}
 	}
 	b := oci.BundleAttachment{Attachment: oci.Attachment{Envelope: env, PredicateType: rec.PredicateType}, KeyHint: rec.KeyID}
-	ref, err := oci.AttachBundle(ctx, subject, b, s.registry...)
+	ref, err := oci.AttachBundle(ctx, subject, b, s.registry.Options()...)
 	switch {
 	case err == nil:
 		s.o.log.DebugContext(ctx, "bundle referrer attached", "event", msg.ID, "image", subject.Name(), "referrer", ref.Name())

@@ -65,7 +65,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func run(ctx context.Context, cfg config, password []byte, log *slog.Logger) error {
-	remoteOpts, err := cfg.RemoteOptions("custody-attestor")
+	registry, err := cfg.Registry("custody-attestor")
 	if err != nil {
 		return err
 	}
@@ -84,7 +84,7 @@ func run(ctx context.Context, cfg config, password []byte, log *slog.Logger) err
 		attestor.WithStateReplicas(cfg.Replicas),
 		attestor.WithConcurrency(cfg.concurrency),
 		attestor.WithReferrers(attestor.ReferrersMode(cfg.referrers)),
-		attestor.WithRemoteOptions(remoteOpts...),
+		attestor.WithRegistry(registry),
 	)
 	if err != nil {
 		return err
