@@ -297,10 +297,12 @@ func (w *directWriter) do(ctx context.Context, method string, u *url.URL, body [
 // that the connection is reused.
 func done(resp *http.Response, codes ...int) error {
 	defer resp.Body.Close()
+	// CheckError reads an error's body whole: a registry's diagnostics are bounded here.
+	resp.Body = io.NopCloser(io.LimitReader(resp.Body, 64<<10))
 	if err := transport.CheckError(resp, codes...); err != nil {
 		return err
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_, _ = io.Copy(io.Discard, resp.Body)
 	return nil
 }
 
