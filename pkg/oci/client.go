@@ -45,14 +45,14 @@ type ClientOptions struct {
 // with the fewest requests an append allows.
 //
 // go-containerregistry's writer asks the registry before each blob whether it is
-// already there (HEAD), then uploads it in three requests (POST, PATCH, PUT) and asks
-// before the manifest too: an append of one envelope costs about thirteen round trips.
-// Client.Attach uploads each new blob monolithically (POST, then PUT with the content,
-// which the OCI distribution spec requires every registry to accept), puts the manifest
-// without asking first, and keeps the small config blobs of the .att manifests it wrote,
-// by digest, so that the next append to the same image does not fetch them back: an
-// append of one envelope takes seven round trips where go-containerregistry's takes
-// fifteen (TestAttachCostDoesNotGrowWithAttachments counts them). A Client is safe for concurrent use.
+// already there (HEAD), uploads it in three requests (POST, PATCH, PUT) and asks before
+// the manifest too: an append of one envelope takes fifteen requests. Client.Attach
+// uploads each new blob monolithically (POST, then PUT with the content, which the OCI
+// distribution spec requires every registry to accept), puts the manifest without
+// asking first, and keeps the small config blobs of the .att manifests it wrote, by
+// digest, so that the next append to the same image does not fetch them back: seven
+// requests (TestAttachCostDoesNotGrowWithAttachments counts them). A Client is safe for
+// concurrent use.
 type Client struct {
 	keychain authn.Keychain
 	base     http.RoundTripper // the caller's transport with the user agent, no credentials
