@@ -128,6 +128,54 @@ func TestClientAttachRetries(t *testing.T) {
 	}
 }
 
+// A Client's kept config is only used for the manifest it wrote: when someone else
+// appends in between, the Client reads theirs, and the image stays whole.
+func TestClientAttachAfterAnotherWriter(t *testing.T) {
+	ctx := context.Background()
+	host := ocitest.New(t)
+	subject := ocitest.PushRandomImage(t, host+"/team/app")
+	client, err := oci.NewClient(oci.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []func(context.Context, name.Digest, []oci.Attachment) (name.Digest, error){
+		client.Attach,
+		func(ctx context.Context, d name.Digest, atts []oci.Attachment) (name.Digest, error) {
+			return oci.Attach(ctx, d, atts)
+		},
+		client.Attach,
+		client.Attach,
+	}
+	for i, attach := range steps {
+		if _, err := attach(ctx, subject, []oci.Attachment{att(i, ptProv)}); err != nil {
+			t.Fatalf("attach %d: %v", i, err)
+		}
+	}
+	img, err := remote.Image(subject.Context().Tag(oci.AttachmentTag(subject.DigestStr())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Layers) != len(steps) || len(cf.RootFS.DiffIDs) != len(steps) {
+		t.Fatalf("%d layers, %d diff_ids; want %d of each", len(m.Layers), len(cf.RootFS.DiffIDs), len(steps))
+	}
+	for i, l := range m.Layers {
+		if cf.RootFS.DiffIDs[i] != l.Digest {
+			t.Errorf("diff_id %d is %s, layer %s", i, cf.RootFS.DiffIDs[i], l.Digest)
+		}
+	}
+	if got, err := oci.ReadAttachments(ctx, subject); err != nil || len(got) != len(steps) {
+		t.Fatalf("ReadAttachments = %d, %v", len(got), err)
+	}
+}
+
 // BenchmarkAttach appends one envelope to an image's .att manifest in the in-memory
 // registry (served over loopback HTTP in this process, so its CPU counts too): through
 // go-containerregistry's writer (the package's Attach) and through a Client. A fresh
