@@ -13,6 +13,10 @@
 // Both retry transient registry failures (RetryOptions, DefaultBackoff), and callers pass
 // the same options to the other functions to retry alike.
 //
+// A Client is the registry client a service keeps: credentials and transport made
+// explicit, so that its Attach appends with its own requests (7 where
+// go-containerregistry's writer makes 15), and Options for every other function.
+//
 // Everything is addressed by digest: references must be pinned by sha256, what a
 // registry returns is checked against the digest asked for, and what is read is bounded
 // in size. It does not verify signatures (package verify does) or decide policy;
