@@ -3,7 +3,9 @@ package oci_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -174,6 +176,70 @@ func TestClientAttachAfterAnotherWriter(t *testing.T) {
 	if got, err := oci.ReadAttachments(ctx, subject); err != nil || len(got) != len(steps) {
 		t.Fatalf("ReadAttachments = %d, %v", len(got), err)
 	}
+}
+
+// Registries answer an upload's start with a Location of their own making: an absolute
+// URL with query parameters of its own (distribution's _state), or a path. A Client keeps
+// their parameters and adds the digest.
+func TestClientAttachFollowsUploadLocations(t *testing.T) {
+	for _, absolute := range []bool{false, true} {
+		t.Run(fmt.Sprintf("absolute=%v", absolute), func(t *testing.T) {
+			ctx := context.Background()
+			h := ocitest.Handler()
+			var host string
+			var kept atomic.Int64
+			host = ocitest.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/") {
+					if r.URL.Query().Get("_state") != "opaque" || r.URL.Query().Get("digest") == "" {
+						http.Error(w, "lost the upload's state", http.StatusBadRequest)
+						return
+					}
+					kept.Add(1)
+				}
+				rec := &locationRewriter{ResponseWriter: w, host: host, absolute: absolute}
+				h.ServeHTTP(rec, r)
+			}))
+			subject := ocitest.PushRandomImage(t, host+"/team/app")
+			kept.Store(0)
+			client, err := oci.NewClient(oci.ClientOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := client.Attach(ctx, subject, []oci.Attachment{att(1, ptProv)}); err != nil {
+				t.Fatal(err)
+			}
+			if kept.Load() != 2 {
+				t.Fatalf("%d uploads kept the registry's state, want 2 (config and envelope)", kept.Load())
+			}
+			if got, err := oci.ReadAttachments(ctx, subject); err != nil || len(got) != 1 {
+				t.Fatalf("ReadAttachments = %d, %v", len(got), err)
+			}
+		})
+	}
+}
+
+// locationRewriter adds a _state parameter to the Location of an upload's start, and
+// makes it absolute when asked.
+type locationRewriter struct {
+	http.ResponseWriter
+	host     string
+	absolute bool
+}
+
+func (l *locationRewriter) WriteHeader(code int) {
+	if loc := l.Header().Get("Location"); code == http.StatusAccepted && loc != "" {
+		u, err := url.Parse(loc)
+		if err == nil {
+			q := u.Query()
+			q.Set("_state", "opaque")
+			u.RawQuery = q.Encode()
+			if l.absolute {
+				u.Scheme, u.Host = "http", l.host
+			}
+			l.Header().Set("Location", u.String())
+		}
+	}
+	l.ResponseWriter.WriteHeader(code)
 }
 
 // BenchmarkAttach appends one envelope to an image's .att manifest in the in-memory
