@@ -261,7 +261,7 @@ func (s *Service) carryEvidence(ctx context.Context, dst name.Digest, evidence [
 		}
 	}
 	if len(missing) > 0 {
-		if _, err := oci.Attach(ctx, dst, missing, s.o.remote...); err != nil {
+		if _, err := s.o.registry.Attach(ctx, dst, missing); err != nil {
 			return 0, fmt.Errorf("attach evidence at %s: %w", dst, err)
 		}
 		// Re-read what a consumer at the destination now reads.

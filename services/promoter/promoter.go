@@ -18,6 +18,7 @@ import (
 
 	"github.com/custody-dev/custody/pkg/blob"
 	"github.com/custody-dev/custody/pkg/events"
+	"github.com/custody-dev/custody/pkg/oci"
 	"github.com/custody-dev/custody/pkg/policy"
 	"github.com/custody-dev/custody/pkg/verify"
 )
@@ -60,7 +61,8 @@ type Service struct {
 
 type options struct {
 	log         *slog.Logger
-	remote      []remote.Option
+	registry    *oci.Client     // nil until New: an anonymous client
+	remote      []remote.Option // the client's options, then WithRemoteOptions'
 	policies    PolicySource
 	concurrency int
 	backoff     []time.Duration
@@ -83,8 +85,19 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithRemoteOptions configures the registry client for both the source and destination
-// registries (for example remote.WithAuthFromKeychain or remote.WithTransport).
+// WithRegistry sets the registry client for both the source and destination registries
+// (credentials, transport); by default an anonymous one with the default transport. It
+// appends missing evidence through c.Attach and copies through go-containerregistry with
+// c's options.
+func WithRegistry(c *oci.Client) Option {
+	return func(o *options) error {
+		o.registry = c
+		return nil
+	}
+}
+
+// WithRemoteOptions adds go-containerregistry options (for example retry settings) to
+// the registry client's, for copying, tagging and reading attachments.
 func WithRemoteOptions(opts ...remote.Option) Option {
 	return func(o *options) error {
 		o.remote = append(o.remote, opts...)
@@ -179,6 +192,14 @@ func New(bus *events.Bus, blobs *blob.Store, verifier, decisions *verify.Verifie
 			return nil, err
 		}
 	}
+	if o.registry == nil {
+		c, err := oci.NewClient(oci.ClientOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("promoter: %w", err)
+		}
+		o.registry = c
+	}
+	o.remote = append(o.registry.Options(), o.remote...)
 	return &Service{bus: bus, blobs: blobs, verifier: verifier, decisions: decisions, o: o}, nil
 }
 

@@ -49,7 +49,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	// No user agent: the promoter has always left go-containerregistry's own.
-	remoteOpts, err := cfg.RemoteOptions("")
+	registry, err := cfg.Registry("")
 	if err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("decision keys: %w", err)
 	}
-	opts := []promoter.Option{promoter.WithLogger(log), promoter.WithRemoteOptions(remoteOpts...)}
+	opts := []promoter.Option{promoter.WithLogger(log), promoter.WithRegistry(registry)}
 	if cfg.policyDir != "" {
 		set, err := policy.LoadDir(cfg.policyDir)
 		if err != nil {
