@@ -36,9 +36,7 @@ func (s *Service) handleBatch(ctx context.Context, msgs []*events.Message) []err
 	s.prepareAll(ctx, msgs, items)
 
 	errs := make([]error, len(msgs))
-	resp, err := s.store.WriteBatch(ctx, ledger.WriteBatchRequest{Items: len(items), Write: func(ctx context.Context, i int, w ledger.Writer) error {
-		return items[i].write(ctx, w)
-	}})
+	written, err := s.commit.write(ctx, items)
 	if err != nil {
 		for i, it := range items {
 			errs[i] = s.failure(it.log, "record "+it.msg.Type, err)
@@ -47,7 +45,7 @@ func (s *Service) handleBatch(ctx context.Context, msgs []*events.Message) []err
 	}
 	var historyOnly []*item
 	for i, it := range items {
-		err := resp.Errors[i]
+		err := written[i]
 		if err == nil {
 			err = it.prepared
 		}

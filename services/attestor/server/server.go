@@ -51,7 +51,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := daemon.NewFlagSet(cfg.Name, stderr)
 	cfg.RegisterFlags(fs)
 	fs.StringVar(&cfg.keyPath, "key", os.Getenv("CUSTODY_SIGNING_KEY"), "signing key `ref`: a cosign-format key file (password in CUSTODY_KEY_PASSWORD) or a KMS URI (awskms://, gcpkms://, azurekms://, hashivault://)")
-	fs.IntVar(&cfg.concurrency, "concurrency", 2, "events handled at once per consumer")
+	fs.IntVar(&cfg.concurrency, "concurrency", attestor.DefaultConcurrency, "events handled at once per consumer")
 	fs.StringVar(&cfg.referrers, "referrers", daemon.EnvOr("CUSTODY_REFERRERS", string(attestor.ReferrersAuto)),
 		"also attach each envelope as a Sigstore bundle referrer: `auto` (where the registry implements the OCI referrers API), on or off")
 	if code, ok := daemon.ParseFlags(fs, args); !ok {

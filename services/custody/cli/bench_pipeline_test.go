@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -107,13 +108,14 @@ func BenchmarkAttestPipeline(b *testing.B) {
 			ljs, lblobs := conn()
 			lbus, _ := events.New(ljs, cfg, events.WithSource("custody/ledger"), events.WithLogger(benchLogger()))
 			led, err := ledgersvc.New(lbus, lblobs, store, verifier, ledgersvc.WithLogger(benchLogger()),
-				ledgersvc.WithLogSigner(logSigner, logKey))
+				ledgersvc.WithLogSigner(logSigner, logKey), ledgersvc.WithConcurrency(benchWorkers(b, benchLedgerWorkersEnv, ledgersvc.DefaultConcurrency)))
 			if err != nil {
 				b.Fatal(err)
 			}
 			ajs, ablobs := conn()
 			abus, _ := events.New(ajs, cfg, events.WithSource("custody/attestor"), events.WithLogger(benchLogger()))
-			att, err := attestor.New(abus, ablobs, signer, attestor.WithLogger(benchLogger()))
+			att, err := attestor.New(abus, ablobs, signer, attestor.WithLogger(benchLogger()),
+				attestor.WithConcurrency(benchWorkers(b, benchAttestorWorkersEnv, attestor.DefaultConcurrency)))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -233,4 +235,24 @@ func benchProfile(b *testing.B) func() {
 // for a reason worth seeing.
 func benchLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// The services' concurrency in BenchmarkAttestPipeline: their defaults unless these
+// say otherwise, to measure another setting against them.
+const (
+	benchLedgerWorkersEnv   = "CUSTODY_BENCH_LEDGER_WORKERS"
+	benchAttestorWorkersEnv = "CUSTODY_BENCH_ATTESTOR_WORKERS"
+)
+
+// benchWorkers reads a worker count from the environment variable env, def when unset.
+func benchWorkers(b *testing.B, env string, def int) int {
+	v := os.Getenv(env)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		b.Fatalf("%s=%q: give a positive number of workers", env, v)
+	}
+	return n
 }
