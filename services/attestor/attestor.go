@@ -49,8 +49,10 @@ type options struct {
 	stateBucket string
 	replicas    int
 	concurrency int
-	memoryState bool
-	referrers   ReferrersMode // "" is ReferrersAuto
+	// scanConcurrency is the scan consumer's; concurrency the build consumer's.
+	scanConcurrency int
+	memoryState     bool
+	referrers       ReferrersMode // "" is ReferrersAuto
 }
 
 // Option configures a Service.
@@ -119,13 +121,20 @@ func WithReferrers(mode ReferrersMode) Option {
 	}
 }
 
-// DefaultConcurrency is how many events each consumer handles at once unless
+// DefaultConcurrency is how many build events the attestor handles at once unless
 // WithConcurrency says otherwise: a handler mostly waits on the bus and the registry,
 // and 16 attested 10% more per second than 8 in BenchmarkAttestPipeline on two cores
-// (docs/benchmarks.md). Each handler holds at most one statement and its envelope.
+// (docs/benchmarks.md). A build's provenance statement is small.
 const DefaultConcurrency = 16
 
-// WithConcurrency sets how many events each consumer handles at once. Default
+// DefaultScanConcurrency is how many scan events the attestor handles at once unless
+// WithScanConcurrency says otherwise. A scan's SBOM may be as large as the blob store
+// allows (64 MiB), and its handler holds it with the statement and envelope made from
+// it, a few times its size: 4 bounds that to about a gigabyte, while scans arrive at
+// the scanner's pace, far slower than builds.
+const DefaultScanConcurrency = 4
+
+// WithConcurrency sets how many build events are handled at once. Default
 // DefaultConcurrency.
 func WithConcurrency(n int) Option {
 	return func(o *options) error {
@@ -133,6 +142,18 @@ func WithConcurrency(n int) Option {
 			return fmt.Errorf("attestor: concurrency %d must be 1-64", n)
 		}
 		o.concurrency = n
+		return nil
+	}
+}
+
+// WithScanConcurrency sets how many scan events (SBOMs and scan results to attest) are
+// handled at once. Default DefaultScanConcurrency.
+func WithScanConcurrency(n int) Option {
+	return func(o *options) error {
+		if n < 1 || n > 64 {
+			return fmt.Errorf("attestor: scan concurrency %d must be 1-64", n)
+		}
+		o.scanConcurrency = n
 		return nil
 	}
 }
@@ -148,7 +169,7 @@ func New(bus *events.Bus, blobs *blob.Store, signer *signing.Signer, opts ...Opt
 	case signer == nil:
 		return nil, errors.New("attestor: nil signer")
 	}
-	o := options{log: slog.New(slog.DiscardHandler), replicas: 1, concurrency: DefaultConcurrency}
+	o := options{log: slog.New(slog.DiscardHandler), replicas: 1, concurrency: DefaultConcurrency, scanConcurrency: DefaultScanConcurrency}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
@@ -188,7 +209,7 @@ func (s *Service) Start(ctx context.Context) error {
 		h    events.Handler
 	}{
 		{events.ConsumerSpec{Name: ConsumerBuild, Type: events.TypeBuildCompleted, Concurrency: s.o.concurrency}, s.handleBuild},
-		{events.ConsumerSpec{Name: ConsumerScan, Type: events.TypeScanCompleted, Concurrency: s.o.concurrency}, s.handleScan},
+		{events.ConsumerSpec{Name: ConsumerScan, Type: events.TypeScanCompleted, Concurrency: s.o.scanConcurrency}, s.handleScan},
 	}
 	var consumers []*events.Consumer
 	for _, c := range specs {

@@ -365,6 +365,9 @@ func TestNewValidates(t *testing.T) {
 		{"bad concurrency", func() (*attestor.Service, error) {
 			return attestor.New(bus, blobs, signer, attestor.WithConcurrency(0))
 		}},
+		{"bad scan concurrency", func() (*attestor.Service, error) {
+			return attestor.New(bus, blobs, signer, attestor.WithScanConcurrency(65))
+		}},
 		{"nil logger", func() (*attestor.Service, error) { return attestor.New(bus, blobs, signer, attestor.WithLogger(nil)) }},
 		{"unknown referrers mode", func() (*attestor.Service, error) {
 			return attestor.New(bus, blobs, signer, attestor.WithReferrers("sometimes"))

@@ -16,9 +16,10 @@ import (
 
 type config struct {
 	daemon.Common
-	keyPath     string
-	concurrency int
-	referrers   string
+	keyPath         string
+	concurrency     int
+	scanConcurrency int
+	referrers       string
 }
 
 func (c config) Validate() error {
@@ -28,6 +29,9 @@ func (c config) Validate() error {
 	}
 	if c.concurrency < 1 || c.concurrency > 64 {
 		errs = append(errs, fmt.Errorf("concurrency %d must be 1-64", c.concurrency))
+	}
+	if c.scanConcurrency < 1 || c.scanConcurrency > 64 {
+		errs = append(errs, fmt.Errorf("scan concurrency %d must be 1-64", c.scanConcurrency))
 	}
 	switch attestor.ReferrersMode(c.referrers) {
 	case attestor.ReferrersAuto, attestor.ReferrersOn, attestor.ReferrersOff:
@@ -51,7 +55,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := daemon.NewFlagSet(cfg.Name, stderr)
 	cfg.RegisterFlags(fs)
 	fs.StringVar(&cfg.keyPath, "key", os.Getenv("CUSTODY_SIGNING_KEY"), "signing key `ref`: a cosign-format key file (password in CUSTODY_KEY_PASSWORD) or a KMS URI (awskms://, gcpkms://, azurekms://, hashivault://)")
-	fs.IntVar(&cfg.concurrency, "concurrency", attestor.DefaultConcurrency, "events handled at once per consumer")
+	fs.IntVar(&cfg.concurrency, "concurrency", attestor.DefaultConcurrency, "build events handled at once")
+	fs.IntVar(&cfg.scanConcurrency, "scan-concurrency", attestor.DefaultScanConcurrency,
+		"scan events handled at once (each holds an SBOM of up to 64 MiB and what is made from it)")
 	fs.StringVar(&cfg.referrers, "referrers", daemon.EnvOr("CUSTODY_REFERRERS", string(attestor.ReferrersAuto)),
 		"also attach each envelope as a Sigstore bundle referrer: `auto` (where the registry implements the OCI referrers API), on or off")
 	if code, ok := daemon.ParseFlags(fs, args); !ok {
@@ -83,6 +89,7 @@ func run(ctx context.Context, cfg config, password []byte, log *slog.Logger) err
 		attestor.WithLogger(log),
 		attestor.WithStateReplicas(cfg.Replicas),
 		attestor.WithConcurrency(cfg.concurrency),
+		attestor.WithScanConcurrency(cfg.scanConcurrency),
 		attestor.WithReferrers(attestor.ReferrersMode(cfg.referrers)),
 		attestor.WithRegistry(registry),
 	)

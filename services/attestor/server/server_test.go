@@ -22,6 +22,7 @@ func TestMainRefusesBadConfiguration(t *testing.T) {
 		{Name: "argument", Args: []string{"-key", missing, "extra"}, WantCode: daemon.ExitUsage, WantErr: `unexpected argument "extra"`},
 		{Name: "no key", WantCode: daemon.ExitConfigError, WantErr: "no signing key: set CUSTODY_SIGNING_KEY or -key"},
 		{Name: "concurrency", Args: []string{"-key", missing, "-concurrency", "65"}, WantCode: daemon.ExitConfigError, WantErr: "concurrency 65 must be 1-64"},
+		{Name: "scan concurrency", Args: []string{"-key", missing, "-scan-concurrency", "0"}, WantCode: daemon.ExitConfigError, WantErr: "scan concurrency 0 must be 1-64"},
 		{Name: "stream name", Args: []string{"-key", missing, "-stream", "a.b"}, WantCode: daemon.ExitConfigError, WantErr: `stream name \"a.b\"`},
 		{Name: "referrers mode", Args: []string{"-key", missing, "-referrers", "sometimes"}, WantCode: daemon.ExitConfigError, WantErr: `referrers \"sometimes\": use auto, on or off`},
 		{Name: "referrers mode from the environment", Env: map[string]string{"CUSTODY_REFERRERS": "yes"}, Args: []string{"-key", missing}, WantCode: daemon.ExitConfigError, WantErr: `referrers \"yes\"`},
