@@ -80,11 +80,12 @@ func WithLogger(l *slog.Logger) Option {
 // WithConcurrency says otherwise. One: a batch already fetches and verifies its envelopes
 // concurrently, and recording is bound by CPU and the database's single writer, so
 // fewer, larger batches record more per second (on SQLite, one worker recorded 20% more
-// attestations per second than four; on PostgreSQL, the same; docs/benchmarks.md).
+// attestations per second than four; on PostgreSQL the count made no measurable
+// difference; docs/benchmarks.md).
 const DefaultConcurrency = 1
 
 // WithConcurrency sets how many batches of events are handled at once. Default
-// DefaultConcurrency. More help where fetching envelopes is slow (a distant NATS
+// DefaultConcurrency. More workers help where fetching envelopes is slow (a distant NATS
 // server): batches are prepared concurrently, and those ready to be written at the
 // same moment share one transaction. Every write is idempotent and promotions only
 // move forward, so order does not matter.
